@@ -1,0 +1,174 @@
+import { zValidator } from '@hono/zod-validator';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { stream } from 'hono/streaming';
+import { z } from 'zod';
+import { runBatch } from './engine/batch';
+import type { Env } from './env';
+import {
+  ConfigError,
+  ENGINE,
+  limitsFromEnv,
+  normalizeOptions,
+  queryToRequest,
+  requestSchemaFor,
+  serviceSettings,
+  VERSION,
+  type FetchRequest,
+} from './options';
+import { fieldName, ProblemException, problemResponse, type FieldError } from './problem';
+
+type AppEnv = { Bindings: Env };
+
+/** The HTTP API: routes only; the work is in engine/. */
+export const app = new Hono<AppEnv>();
+
+app.get('/health', (c) => c.json({ status: 'ok', service: 'fanout', version: VERSION }));
+
+// Auth: when API_TOKEN is set, every /v1/* route needs it (compared in constant time by Hono's bearerAuth).
+app.use('/v1/*', async (c, next) => {
+  const token = c.env.API_TOKEN;
+  if (!token) return next();
+  try {
+    return await bearerAuth<AppEnv>({ token })(c, next);
+  } catch (error) {
+    if (error instanceof HTTPException && (error.status === 401 || error.status === 400)) {
+      const challenge = error.getResponse().headers.get('www-authenticate') ?? 'Bearer realm="fanout"';
+      throw new ProblemException('unauthorized', 401, 'a valid "Authorization: Bearer <token>" header is required', {
+        errors: [{ field: 'authorization', message: 'missing or invalid bearer token' }],
+        headers: { 'www-authenticate': challenge },
+      });
+    }
+    throw error;
+  }
+});
+
+/** Turns a zod failure into 400 (or 413 when the URL list is over the limit) naming every field. */
+function validationProblem(error: { issues: readonly z.core.$ZodIssue[] }): Response {
+  const errors: FieldError[] = error.issues.map((issue) => ({ field: fieldName(issue.path), message: issue.message }));
+  const tooMany = error.issues.find((issue) => issue.code === 'too_big' && issue.path.length === 1 && issue.path[0] === 'urls');
+  if (tooMany) {
+    return problemResponse('too-many-urls', 413, tooMany.message, { errors: [{ field: 'urls', message: tooMany.message }] });
+  }
+  const first = errors[0]!;
+  const detail = errors.length === 1 ? `${first.field}: ${first.message}` : `${errors.length} problems, first ${first.field}: ${first.message}`;
+  return problemResponse('invalid-request', 400, detail, { errors });
+}
+
+/** The GET form: query parameters are mapped onto the POST body shape, then the same schema runs. */
+const querySchemas = new WeakMap<object, z.ZodType>();
+function querySchemaFor(env: Env): z.ZodType {
+  const base = requestSchemaFor(env);
+  let schema = querySchemas.get(base);
+  if (!schema) {
+    schema = z.preprocess((value) => queryToRequest(value as Record<string, string | string[]>), base);
+    querySchemas.set(base, schema);
+  }
+  return schema;
+}
+
+/** zod validation through @hono/zod-validator; the schema depends on the deployment's maxima. */
+const validate = (target: 'json' | 'query'): MiddlewareHandler<AppEnv> => {
+  return (c, next) => {
+    const schema = target === 'json' ? requestSchemaFor(c.env) : querySchemaFor(c.env);
+    const middleware = zValidator(target, schema, (result) => {
+      if (!result.success) return validationProblem(result.error);
+    }) as unknown as MiddlewareHandler<AppEnv>;
+    return middleware(c, next);
+  };
+};
+
+const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const type = c.req.header('content-type') ?? '';
+  const media = type.split(';')[0]!.trim().toLowerCase();
+  if (!/^application\/([\w.-]+\+)?json$/.test(media)) {
+    throw new ProblemException('unsupported-media-type', 415, `expected Content-Type application/json, got ${JSON.stringify(type || '(none)')}`, {
+      errors: [{ field: 'content-type', message: 'must be application/json' }],
+    });
+  }
+  return next();
+};
+
+const limitBody = bodyLimit({
+  maxSize: ENGINE.maxRequestBytes,
+  onError: () => {
+    throw new ProblemException('body-too-large', 413, `request body is over ${ENGINE.maxRequestBytes} bytes`, {
+      errors: [{ field: 'body', message: `at most ${ENGINE.maxRequestBytes} bytes` }],
+    });
+  },
+});
+
+/** Runs a validated batch and answers JSON, or NDJSON lines as results finish when the client asks for it. */
+async function answer(c: Context<AppEnv>, request: FetchRequest): Promise<Response> {
+  const { urls, ...rest } = request;
+  const options = normalizeOptions(rest, serviceSettings(c.env), limitsFromEnv(c.env));
+  const clientSignal = c.req.raw.signal;
+
+  if (wantsNdjson(c.req.header('accept'))) {
+    c.header('content-type', 'application/x-ndjson; charset=utf-8');
+    c.header('cache-control', 'no-store');
+    c.header('x-content-type-options', 'nosniff');
+    return stream(c, async (out) => {
+      const gone = new AbortController();
+      out.onAbort(() => gone.abort());
+      let writes = Promise.resolve();
+      const { stats } = await runBatch(urls, options, {
+        signal: AbortSignal.any([clientSignal, gone.signal]),
+        onResult: (index, result) => {
+          const line = `${JSON.stringify({ index, ...result })}\n`;
+          writes = writes.then(() => out.write(line)).then(() => undefined);
+        },
+      });
+      await writes;
+      await out.write(`${JSON.stringify({ stats })}\n`);
+    });
+  }
+
+  const batch = await runBatch(urls, options, { signal: clientSignal });
+  return c.json(batch);
+}
+
+/** True when the Accept header prefers NDJSON (application/x-ndjson or application/jsonl). */
+function wantsNdjson(accept: string | undefined): boolean {
+  return !!accept && /application\/(x-ndjson|ndjson|jsonl)/i.test(accept);
+}
+
+app.post('/v1/fetch', limitBody, requireJson, validate('json'), (c) => answer(c, c.req.valid('json' as never)));
+app.get('/v1/fetch', validate('query'), (c) => answer(c, c.req.valid('query' as never)));
+
+/** 405 with an Allow header for known paths and the wrong method. */
+const methodNotAllowed = (allow: string[]) => (c: Context<AppEnv>) =>
+  problemResponse('method-not-allowed', 405, `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(' or ')}`, {
+    errors: [{ field: 'method', message: `allowed: ${allow.join(', ')}` }],
+    headers: { allow: allow.join(', ') },
+  });
+app.all('/v1/fetch', methodNotAllowed(['GET', 'POST']));
+app.all('/health', methodNotAllowed(['GET']));
+
+app.notFound((c) =>
+  problemResponse('not-found', 404, `no route for ${c.req.method} ${c.req.path}`, {
+    errors: [{ field: 'path', message: 'unknown route' }],
+  }),
+);
+
+app.onError((error, c) => {
+  if (error instanceof HTTPException) {
+    if (error instanceof ProblemException) return error.getResponse();
+    // Hono's own exceptions (malformed JSON from the validator, and the like) become problems too.
+    const status = error.status;
+    if (status === 400) {
+      return problemResponse('malformed-json', 400, error.message || 'malformed request', {
+        errors: [{ field: 'body', message: error.message || 'malformed request' }],
+      });
+    }
+    return problemResponse(status >= 500 ? 'internal' : 'invalid-request', status, error.message || 'request failed');
+  }
+  if (error instanceof ConfigError) {
+    console.error(`fanout misconfigured: ${error.message}`);
+    return problemResponse('misconfigured', 500, error.message);
+  }
+  console.error(`fanout internal error on ${c.req.method} ${c.req.path}:`, error);
+  return problemResponse('internal', 500, 'internal error; the service log has the details');
+});

@@ -1,0 +1,236 @@
+import { bestWindow, cleanValue, cutAtWord, decodeText, queryTerms, TextBuffer, tidy } from './text';
+
+/** The fields fanout reads from a page. */
+export interface PageFields {
+  title: string | null;
+  description: string | null;
+  snippet: string | null;
+  lang: string | null;
+  canonical: string | null;
+  image: string | null;
+  siteName: string | null;
+}
+
+export const EMPTY_FIELDS: PageFields = {
+  title: null,
+  description: null,
+  snippet: null,
+  lang: null,
+  canonical: null,
+  image: null,
+  siteName: null,
+};
+
+export interface SnippetOptions {
+  snippetLength: number;
+  /** Take the snippet from the text of the elements this CSS selector matches. */
+  selector?: string | undefined;
+  /** Take the window of text that best matches these words. */
+  query?: string | undefined;
+}
+
+/** Elements whose text is never visible page text (<title> is handled apart: lol-html keeps one end-tag handler per element). */
+const HIDDEN = 'script, style, noscript, template, svg, math, iframe, object, select, datalist';
+
+/** Elements that start a new block of text: "a</p><p>b" must read "a b". */
+const BLOCKS =
+  'address, article, aside, blockquote, body, br, caption, dd, details, dialog, div, dl, dt, fieldset, figcaption, figure, footer, form, h1, h2, h3, h4, h5, h6, header, hr, li, main, nav, ol, p, pre, section, summary, table, tbody, td, tfoot, th, thead, tr, ul, option, label, button, input, img';
+
+/** Characters of visible text kept when a query needs to search the page. */
+const QUERY_TEXT_CAP = 200_000;
+
+/** Calls `fn` at the element's end tag, or now if the element has none (void or self-closing). */
+function atEnd(element: Element, fn: () => void): void {
+  try {
+    element.onEndTag(() => fn());
+  } catch {
+    fn();
+  }
+}
+
+/** Resolves a URL found in the page against the page's base; only http(s) results are kept. */
+function resolveUrl(value: string | null, base: string): string | null {
+  if (!value) return null;
+  try {
+    const url = new URL(value, base);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Reads a page's metadata and text from a stream of UTF-8 bytes with
+ * HTMLRewriter (lol-html), streaming: nothing but the collected text is kept.
+ * Rejects with the stream's own error if the body fails (timeout, reset).
+ */
+export async function extractHtml(
+  body: ReadableStream<Uint8Array>,
+  pageUrl: string,
+  options: SnippetOptions,
+): Promise<PageFields> {
+  const wantAll = options.query !== undefined;
+  const textCap = wantAll ? QUERY_TEXT_CAP : options.snippetLength + 64;
+  const visible = new TextBuffer(textCap);
+  const selected = options.selector ? new TextBuffer(textCap) : null;
+
+  const metas = new Map<string, string>();
+  let lang: string | null = null;
+  let baseHref: string | null = null;
+  let canonical: string | null = null;
+  let titleRaw: string | null = null;
+  let inTitle = false;
+  let hidden = 0;
+  let inHead = false;
+  let pendingVisible = '';
+  let pendingSelected = '';
+
+  let rewriter = new HTMLRewriter()
+    .on('html', {
+      element(el) {
+        lang ??= el.getAttribute('lang') ?? el.getAttribute('xml:lang');
+      },
+    })
+    .on('head', {
+      element(el) {
+        inHead = true;
+        atEnd(el, () => (inHead = false));
+      },
+    })
+    .on('base[href]', {
+      element(el) {
+        baseHref ??= el.getAttribute('href');
+      },
+    })
+    .on('title', {
+      element(el) {
+        // The first <title> outside svg/template is the page's; an icon's <title> is not.
+        if (titleRaw !== null || hidden > 0) return;
+        titleRaw = '';
+        inTitle = true;
+        atEnd(el, () => (inTitle = false));
+      },
+    })
+    .on('meta', {
+      element(el) {
+        const content = el.getAttribute('content');
+        if (content === null) return;
+        const key = (el.getAttribute('property') ?? el.getAttribute('name') ?? el.getAttribute('itemprop'))
+          ?.trim()
+          .toLowerCase();
+        if (key && !metas.has(key)) metas.set(key, content);
+        const equiv = el.getAttribute('http-equiv')?.trim().toLowerCase();
+        if (equiv === 'content-language' && !metas.has('content-language')) metas.set('content-language', content);
+      },
+    })
+    .on('link[rel][href]', {
+      element(el) {
+        const rel = el.getAttribute('rel')!.toLowerCase().split(/\s+/);
+        if (rel.includes('canonical')) canonical ??= el.getAttribute('href');
+      },
+    })
+    .on(HIDDEN, {
+      element(el) {
+        hidden++;
+        atEnd(el, () => hidden--);
+      },
+    })
+    .on(BLOCKS, {
+      element(el) {
+        // A block (or <body>) means the head is over even when </head> was left out.
+        inHead = false;
+        visible.separate();
+        selected?.separate();
+        atEnd(el, () => {
+          visible.separate();
+          selected?.separate();
+        });
+      },
+    })
+    .onDocument({
+      text(chunk) {
+        // Chunks split wherever the bytes split; decode entities once per whole text node.
+        if (inTitle) titleRaw += chunk.text;
+        if (hidden > 0 || inHead || inTitle || visible.full) return;
+        pendingVisible += chunk.text;
+        if (!chunk.lastInTextNode) return;
+        visible.append(decodeText(pendingVisible));
+        pendingVisible = '';
+      },
+    });
+
+  if (options.selector && selected) {
+    rewriter = rewriter.on(options.selector, {
+      element() {
+        selected.separate();
+      },
+      text(chunk) {
+        if (hidden > 0 || selected.full) return;
+        pendingSelected += chunk.text;
+        if (!chunk.lastInTextNode) return;
+        selected.append(decodeText(pendingSelected));
+        pendingSelected = '';
+      },
+    });
+  }
+
+  // Capture the input's own error (timeout, reset): the rewriter would otherwise surface a generic one.
+  let inputError: unknown;
+  const reader = body.getReader();
+  const guarded = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        inputError = error;
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+
+  const out = rewriter.transform(new Response(guarded, { headers: { 'content-type': 'text/html; charset=utf-8' } }));
+  try {
+    // The transformed body must be consumed or no handler runs (PLATFORM.md).
+    const drain = out.body!.getReader();
+    while (!(await drain.read()).done) {
+      /* discard */
+    }
+  } catch (error) {
+    throw inputError ?? error;
+  }
+  if (pendingVisible) visible.append(decodeText(pendingVisible));
+  if (pendingSelected && selected) selected.append(decodeText(pendingSelected));
+
+  const base = resolveUrl(baseHref, pageUrl) ?? pageUrl;
+  const meta = (...keys: string[]) => {
+    for (const key of keys) {
+      const value = cleanValue(metas.get(key));
+      if (value) return value;
+    }
+    return null;
+  };
+
+  const source = selected ? selected.text : visible.text;
+  let snippet: string | null = null;
+  if (options.snippetLength > 0) {
+    const terms = options.query ? queryTerms(options.query) : [];
+    snippet = bestWindow(source, terms, options.snippetLength) ?? cutAtWord(source, options.snippetLength);
+    if (snippet === '') snippet = null;
+  }
+
+  const imageRaw = meta('og:image', 'og:image:url', 'og:image:secure_url', 'twitter:image', 'twitter:image:src');
+  return {
+    title: (titleRaw === null ? null : tidy(decodeText(titleRaw))) ?? meta('og:title', 'twitter:title'),
+    description: meta('description', 'og:description', 'twitter:description'),
+    snippet,
+    lang: cleanValue(lang, 64) ?? cleanValue(metas.get('content-language'), 64),
+    canonical: resolveUrl(cleanValue(canonical), base),
+    image: resolveUrl(imageRaw, base),
+    siteName: meta('og:site_name', 'application-name'),
+  };
+}
