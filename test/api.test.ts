@@ -1,0 +1,202 @@
+import { env, exports } from 'cloudflare:workers';
+import { createExecutionContext } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import worker from '../src/index';
+import type { Env } from '../src/env';
+import { newScope, originUrl, release, waitForStats } from './origin/client';
+
+const BASE = 'http://fanout.test';
+
+function post(body: unknown, headers: Record<string, string> = {}) {
+  return exports.default.fetch(`${BASE}/v1/fetch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** Calls the Worker with a modified environment (vars and secrets a test needs to change). */
+function withEnv(overrides: Partial<Env>, path: string, init?: RequestInit) {
+  return worker.fetch(new Request(`${BASE}${path}`, init), { ...(env as Env), ...overrides }, createExecutionContext());
+}
+
+async function expectProblem(res: Response, status: number, field: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  const problem = await res.json<{ type: string; title: string; status: number; detail: string; field: string; errors: { field: string }[] }>();
+  expect(problem.status).toBe(status);
+  expect(problem.type).toMatch(/^urn:fanout:problem:/);
+  expect(problem.field).toBe(field);
+  expect(problem.detail.length).toBeGreaterThan(0);
+  return problem;
+}
+
+describe('GET /health', () => {
+  it('Should answer 200 with the version, without auth even when a token is set', async () => {
+    const res = await withEnv({ API_TOKEN: 'secret-token' }, '/health');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ok', service: 'fanout', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+  });
+});
+
+describe('request validation', () => {
+  it('Should answer 400 naming `body` for malformed JSON', async () => {
+    await expectProblem(await post('{"urls": [', {}), 400, 'body');
+  });
+
+  it('Should answer 415 for a body that is not JSON', async () => {
+    const res = await exports.default.fetch(`${BASE}/v1/fetch`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'http://a' });
+    await expectProblem(res, 415, 'content-type');
+  });
+
+  it.each([
+    [{}, 'urls'],
+    [{ urls: 'http://a' }, 'urls'],
+    [{ urls: [] }, 'urls'],
+    [{ urls: [42] }, 'urls[0]'],
+    [{ urls: ['http://a'], concurrency: 0 }, 'concurrency'],
+    [{ urls: ['http://a'], concurrency: 51 }, 'concurrency'],
+    [{ urls: ['http://a'], concurrency: 'six' }, 'concurrency'],
+    [{ urls: ['http://a'], timeoutMs: 1.5 }, 'timeoutMs'],
+    [{ urls: ['http://a'], maxBytes: 6_000_000 }, 'maxBytes'],
+    [{ urls: ['http://a'], retries: -1 }, 'retries'],
+    [{ urls: ['http://a'], selector: 'p[' }, 'selector'],
+    [{ urls: ['http://a'], concurreny: 3 }, 'body'],
+  ])('Should answer 400 for %j naming %s', async (body, field) => {
+    const problem = await expectProblem(await post(body), 400, field);
+    expect(problem.errors.length).toBeGreaterThan(0);
+  });
+
+  it('Should name an unknown option in the message', async () => {
+    const problem = await expectProblem(await post({ urls: ['http://a'], concurreny: 3 }), 400, 'body');
+    expect(problem.detail).toContain('concurreny');
+  });
+
+  it('Should answer 413 for more URLs than MAX_URLS', async () => {
+    const urls = Array.from({ length: 101 }, (_, i) => `http://example.com/${i}`);
+    await expectProblem(await post({ urls }), 413, 'urls');
+  });
+
+  it('Should follow a lower MAX_URLS set in the environment', async () => {
+    const res = await withEnv({ MAX_URLS: '2' }, '/v1/fetch', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ urls: ['http://a/1', 'http://a/2', 'http://a/3'] }),
+    });
+    const problem = await expectProblem(res, 413, 'urls');
+    expect(problem.detail).toContain('2');
+  });
+
+  it('Should answer 413 for a request body over 1 MiB', async () => {
+    const body = JSON.stringify({ urls: ['http://example.com/'], query: 'x'.repeat(1_100_000) });
+    await expectProblem(await post(body), 413, 'body');
+  });
+
+  it('Should answer 404 problem+json for an unknown route and 405 with Allow for a wrong method', async () => {
+    await expectProblem(await exports.default.fetch(`${BASE}/nope`), 404, 'path');
+    const res = await exports.default.fetch(`${BASE}/v1/fetch`, { method: 'DELETE' });
+    await expectProblem(res, 405, 'method');
+    expect(res.headers.get('allow')).toBe('GET, POST');
+  });
+
+  it('Should turn a per-URL problem into that URL\'s result, not a 400', async () => {
+    const res = await post({ urls: ['ftp://x', 'not a url', 'http://user:pw@example.com/', 'http://127.0.0.1/'] });
+    expect(res.status).toBe(200);
+    const { results } = await res.json<{ results: { error: { code: string } }[] }>();
+    expect(results.map((r) => r.error.code)).toEqual(['invalid_url', 'invalid_url', 'invalid_url', expect.any(String)]);
+  });
+
+  it('Should refuse private addresses as `blocked` when ALLOW_PRIVATE_HOSTS is not "true"', async () => {
+    const scope = newScope('blocked');
+    const urls = [originUrl(scope, 'page'), 'http://2130706433/', 'http://[::ffff:127.0.0.1]/', 'http://localhost/', 'http://169.254.169.254/latest/meta-data/'];
+    const res = await withEnv({ ALLOW_PRIVATE_HOSTS: 'false' }, '/v1/fetch', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ urls }),
+    });
+    const { results } = await res.json<{ results: { error: { code: string } }[] }>();
+    expect(results.map((r) => r.error.code)).toEqual(['blocked', 'blocked', 'blocked', 'blocked', 'blocked']);
+    const seen = await waitForStats(scope, () => true);
+    expect(seen.requests).toBe(0);
+  });
+});
+
+describe('auth', () => {
+  const init = (authorization?: string): RequestInit => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+    body: JSON.stringify({ urls: ['ftp://only-invalid'] }),
+  });
+
+  it('Should answer 401 problem+json without a token, with a wrong one, and with a malformed header', async () => {
+    for (const header of [undefined, 'Bearer wrong', 'Basic abc', 'Bearer']) {
+      const res = await withEnv({ API_TOKEN: 'secret-token' }, '/v1/fetch', init(header));
+      await expectProblem(res, 401, 'authorization');
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    }
+  });
+
+  it('Should let the right token through, on GET too', async () => {
+    const res = await withEnv({ API_TOKEN: 'secret-token' }, '/v1/fetch', init('Bearer secret-token'));
+    expect(res.status).toBe(200);
+    const get = await withEnv({ API_TOKEN: 'secret-token' }, '/v1/fetch?url=ftp%3A%2F%2Fx', { headers: { authorization: 'Bearer secret-token' } });
+    expect(get.status).toBe(200);
+  });
+});
+
+describe('GET /v1/fetch', () => {
+  it('Should take repeated url parameters and options as query parameters', async () => {
+    const scope = newScope('get');
+    const qs = new URLSearchParams([
+      ['url', originUrl(scope, 'page?title=One')],
+      ['url', originUrl(scope, 'page?title=Two')],
+      ['snippetLength', '40'],
+      ['timeoutMs', '5000'],
+    ]);
+    const res = await exports.default.fetch(`${BASE}/v1/fetch?${qs}`);
+    expect(res.status).toBe(200);
+    const { results, stats } = await res.json<{ results: { title: string; snippet: string }[]; stats: { total: number } }>();
+    expect(results.map((r) => r.title)).toEqual(['One', 'Two']);
+    expect(results[0]!.snippet.length).toBeLessThanOrEqual(40);
+    expect(stats.total).toBe(2);
+  });
+
+  it('Should answer 400 naming the query parameter that is not a number', async () => {
+    await expectProblem(await exports.default.fetch(`${BASE}/v1/fetch?url=http://a/&timeoutMs=soon`), 400, 'timeoutMs');
+    await expectProblem(await exports.default.fetch(`${BASE}/v1/fetch`), 400, 'urls');
+  });
+});
+
+describe('NDJSON streaming', () => {
+  it('Should stream each result as it finishes, fastest first, with its index, then a stats line', async () => {
+    const scope = newScope('ndjson');
+    const urls = [originUrl(scope, 'gate'), originUrl(scope, 'page?title=Fast')];
+    const res = await post({ urls }, { accept: 'application/x-ndjson' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = '';
+    const nextLine = async () => {
+      for (;;) {
+        const at = buffered.indexOf('\n');
+        if (at !== -1) {
+          const line = buffered.slice(0, at);
+          buffered = buffered.slice(at + 1);
+          return JSON.parse(line);
+        }
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`stream ended; left: ${buffered}`);
+        buffered += value;
+      }
+    };
+    const first = await nextLine();
+    expect(first).toMatchObject({ index: 1, title: 'Fast', ok: true });
+    // The gate URL is still held at the origin while the first line is already here.
+    const held = await waitForStats(scope, (s) => s.inFlight === 1);
+    expect(held.inFlight).toBe(1);
+    await release(scope);
+    expect(await nextLine()).toMatchObject({ index: 0, title: 'gate', ok: true });
+    expect(await nextLine()).toMatchObject({ stats: { total: 2, ok: 2, failed: 0 } });
+    expect((await reader.read()).done).toBe(true);
+  });
+});

@@ -1,0 +1,619 @@
+/**
+ * A real, deliberately hostile HTTP origin for fanout's tests.
+ *
+ * Runs in Node (vitest `globalSetup`), never inside workerd: tests reach it over
+ * the network, so they see real sockets, real backpressure and real resets.
+ * One handler and one state serve two listeners, 127.0.0.1 and 127.0.0.2 on the
+ * same port, so tests have two distinct hosts (per-host limits, cross-host
+ * redirects) without DNS.
+ *
+ * Every test route lives under `/s/<scope>/<route>?knobs`. A scope is a string
+ * each test picks (see `newScope()` in ./client.ts); all counters are kept per
+ * scope, so tests running in parallel never see each other's traffic.
+ * Control routes (not counted): `GET /__stats/<scope>`, `POST /__release/<scope>`,
+ * `POST /__close-gate/<scope>`, `POST /__reset/<scope>`.
+ */
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
+
+/** One request as the origin saw it. */
+export interface OriginLogEntry {
+  /** The request target as sent, e.g. `/s/abc/redirect?n=2`. */
+  path: string;
+  /** The part after `/s/<scope>/`, query included, e.g. `redirect?n=2`. */
+  route: string;
+  /** Hostname from the Host header, without the port, e.g. `127.0.0.2`. */
+  host: string;
+  method: string;
+  /** Milliseconds since this scope's first request. */
+  t: number;
+  /** The request headers tests assert on. */
+  headers: { 'user-agent'?: string; accept?: string; 'if-none-match'?: string };
+}
+
+/** What `GET /__stats/<scope>` answers. */
+export interface OriginStats {
+  /** Requests received, whatever their outcome. */
+  requests: number;
+  /** Requests whose response has neither finished nor lost its socket. */
+  inFlight: number;
+  maxInFlight: number;
+  /** Host header hostname -> highest number in flight at once for that host. */
+  maxInFlightByHost: Record<string, number>;
+  /** Body bytes the socket accepted (counted in write callbacks, so it follows backpressure). */
+  bytesSent: number;
+  /** Responses whose socket closed before they finished (the client went away). */
+  closedEarly: number;
+  /** Requests waiting at `gate` right now. */
+  held: number;
+  /** Whether `gate` lets requests through (after `/__release`, until `/__close-gate`). */
+  gateOpen: boolean;
+  log: OriginLogEntry[];
+}
+
+/** A running origin. */
+export interface Origin {
+  /** The port both 127.0.0.1 and 127.0.0.2 listen on. */
+  port: number;
+  /** Destroys every open socket (hung and trickling ones included) and stops listening. */
+  close(): Promise<void>;
+}
+
+/** Hosts the origin listens on; tests treat them as two different sites. */
+export const ORIGIN_HOSTS = ['127.0.0.1', '127.0.0.2'] as const;
+
+/**
+ * Short, so idle keep-alive sockets do not outlive a test run; close() destroys
+ * the rest. Not shorter: a server closing an idle socket just as the client reuses
+ * it is the classic keep-alive race, and a tiny timeout makes it frequent.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 1_000;
+const KIB = 1024;
+const MIB = 1024 * KIB;
+/** Chunk sizes named in the test brief: `huge` writes 64 KiB, `binary` 16 KiB. */
+const HUGE_CHUNK = 64 * KIB;
+const BINARY_CHUNK = 16 * KIB;
+const FIXTURES_DIR = new URL('../fixtures/', import.meta.url);
+
+interface ScopeState {
+  requests: number;
+  inFlight: number;
+  maxInFlight: number;
+  maxInFlightByHost: Record<string, number>;
+  bytesSent: number;
+  closedEarly: number;
+  gateOpen: boolean;
+  log: OriginLogEntry[];
+  startedAt: number | undefined;
+  inFlightByHost: Map<string, number>;
+  gateWaiters: Set<() => void>;
+  /** Hits per exact request target, for `flaky` and `retry-after`. */
+  hits: Map<string, number>;
+}
+
+interface Ctx {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  scope: ScopeState;
+  route: string;
+  knobs: URLSearchParams;
+  /** Set once the response is done, normally or because the socket closed. */
+  closed: boolean;
+  /** Set when the origin itself killed the socket (`reset`), so it is not counted as closedEarly. */
+  closedByOrigin: boolean;
+}
+
+function newScopeState(): ScopeState {
+  return {
+    requests: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    maxInFlightByHost: {},
+    bytesSent: 0,
+    closedEarly: 0,
+    gateOpen: false,
+    log: [],
+    startedAt: undefined,
+    inFlightByHost: new Map(),
+    gateWaiters: new Set(),
+    hits: new Map(),
+  };
+}
+
+function snapshot(s: ScopeState): OriginStats {
+  return {
+    requests: s.requests,
+    inFlight: s.inFlight,
+    maxInFlight: s.maxInFlight,
+    maxInFlightByHost: { ...s.maxInFlightByHost },
+    bytesSent: s.bytesSent,
+    closedEarly: s.closedEarly,
+    held: s.gateWaiters.size,
+    gateOpen: s.gateOpen,
+    log: s.log,
+  };
+}
+
+function hostnameOf(host: string | undefined): string {
+  if (!host) return '';
+  try {
+    return new URL(`http://${host}`).hostname;
+  } catch {
+    return host;
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function intKnob(knobs: URLSearchParams, name: string, fallback: number, min = 0): number {
+  const raw = knobs.get(name);
+  if (raw === null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) throw new TypeError(`Expected knob \`${name}\` to be a number >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const FILLER =
+  'The quick brown fox jumps over the lazy dog while the test origin pads this page with ordinary visible words.';
+
+/**
+ * An HTML page of exactly `size` bytes when `size` is larger than its skeleton,
+ * so byte-cap tests can aim just above or below it.
+ */
+export function renderPage({ title, description = `Description of ${title}.`, size = 2 * KIB }: { title: string; description?: string; size?: number }): string {
+  const head =
+    `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n` +
+    `<meta name="description" content="${escapeHtml(description)}">\n</head>\n<body>\n` +
+    `<h1>${escapeHtml(title)}</h1>\n` +
+    `<p>Welcome to ${escapeHtml(title)}. This page is served by the fanout test origin.</p>\n` +
+    '<p>Second paragraph with a few more sentences. Nothing here is hidden from readers.</p>\n';
+  const tail = '</body>\n</html>\n';
+  let body = '';
+  let used = Buffer.byteLength(head) + tail.length;
+  for (let i = 1; ; i++) {
+    const p = `<p>Filler paragraph ${i}. ${FILLER}</p>\n`;
+    if (used + p.length > size) break;
+    body += p;
+    used += p.length;
+  }
+  // Top up with one last paragraph so the page hits `size` exactly.
+  const room = size - used - '<p></p>\n'.length;
+  if (room > 0) body += `<p>${'z'.repeat(room)}</p>\n`;
+  return head + body + tail;
+}
+
+let compressed: { gzip: Buffer; br: Buffer } | undefined;
+function compressedPages(): { gzip: Buffer; br: Buffer } {
+  compressed ??= {
+    gzip: gzipSync(renderPage({ title: 'Gzipped page', size: 8 * KIB })),
+    br: brotliCompressSync(renderPage({ title: 'Brotli page', size: 8 * KIB })),
+  };
+  return compressed;
+}
+
+/** Whether a response with this status to this method may carry a body (RFC 9110 §6.4.1). */
+function mayHaveBody(ctx: Ctx, status: number): boolean {
+  return ctx.req.method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
+}
+
+/** Writes one chunk and counts it only once the socket has taken it. */
+function write(ctx: Ctx, chunk: Buffer): boolean {
+  return ctx.res.write(chunk, (err) => {
+    if (!err) ctx.scope.bytesSent += chunk.length;
+  });
+}
+
+function send(ctx: Ctx, status: number, headers: http.OutgoingHttpHeaders, body: string | Buffer = ''): void {
+  if (ctx.closed) return;
+  const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  const withBody = mayHaveBody(ctx, status);
+  ctx.res.writeHead(status, withBody ? { ...headers, 'content-length': buf.length } : headers);
+  if (withBody && buf.length > 0) write(ctx, buf);
+  ctx.res.end();
+}
+
+function sendHtml(ctx: Ctx, status: number, html: string, headers: http.OutgoingHttpHeaders = {}): void {
+  send(ctx, status, { 'content-type': 'text/html; charset=utf-8', ...headers }, html);
+}
+
+function sendSmallHtml(ctx: Ctx, status: number, title: string, headers: http.OutgoingHttpHeaders = {}): void {
+  sendHtml(ctx, status, `<!doctype html><html><head><title>${escapeHtml(title)}</title></head><body><p>${escapeHtml(title)}</p></body></html>\n`, headers);
+}
+
+function notFound(res: http.ServerResponse, text = 'origin: unknown route'): void {
+  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end(text);
+}
+
+/** Resolves after `ms`, or as soon as the response closes; true if still open. */
+function sleep(ctx: Ctx, ms: number): Promise<boolean> {
+  if (ms <= 0) return Promise.resolve(!ctx.closed);
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      ctx.res.off('close', done);
+      resolve(!ctx.closed);
+    };
+    const timer = setTimeout(done, ms);
+    ctx.res.on('close', done);
+  });
+}
+
+/** Resolves on 'drain' or 'close', whichever comes first. */
+function drained(ctx: Ctx): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      ctx.res.off('drain', done);
+      ctx.res.off('close', done);
+      resolve();
+    };
+    ctx.res.on('drain', done);
+    ctx.res.on('close', done);
+  });
+}
+
+/** Streams `total` bytes in chunks, waiting for 'drain' whenever the socket is full; stops if the client goes away. */
+async function stream(ctx: Ctx, total: number, chunkAt: (offset: number, size: number) => Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < total && !ctx.closed) {
+    const chunk = chunkAt(offset, total - offset);
+    offset += chunk.length;
+    if (!write(ctx, chunk)) await drained(ctx);
+  }
+  if (!ctx.closed) ctx.res.end();
+}
+
+function hugeChunk(first: boolean, size: number): Buffer {
+  const head = first ? '<!doctype html>\n<html><head><meta charset="utf-8"><title>Huge page</title></head><body>\n' : '';
+  let text = head;
+  for (let i = 0; text.length < size; i++) text += `<p>Huge paragraph ${i}. ${FILLER}</p>\n`;
+  return Buffer.from(text.slice(0, size));
+}
+const HUGE_FIRST = hugeChunk(true, HUGE_CHUNK);
+const HUGE_REST = hugeChunk(false, HUGE_CHUNK);
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const BINARY_BLOCK = Buffer.alloc(BINARY_CHUNK, 0xa5);
+
+type Route = (ctx: Ctx, rest: string) => void | Promise<void>;
+
+/** Routes under `/s/<scope>/`, by first path segment; `rest` is what follows it. */
+const ROUTES: Record<string, Route> = {
+  async page(ctx) {
+    const title = ctx.knobs.get('title') ?? 'Test page';
+    const description = ctx.knobs.get('desc') ?? undefined;
+    const status = intKnob(ctx.knobs, 'status', 200, 200);
+    if (!(await sleep(ctx, intKnob(ctx.knobs, 'delay', 0)))) return;
+    sendHtml(ctx, status, renderPage({ title, description, size: intKnob(ctx.knobs, 'size', 2 * KIB) }));
+  },
+
+  gate(ctx) {
+    const answer = (): void => sendSmallHtml(ctx, 200, 'gate');
+    if (ctx.scope.gateOpen) return answer();
+    const waiters = ctx.scope.gateWaiters;
+    const waiter = (): void => {
+      waiters.delete(waiter);
+      answer();
+    };
+    waiters.add(waiter);
+    ctx.res.on('close', () => waiters.delete(waiter));
+  },
+
+  hang() {
+    // Never answer; the request stays in flight until the client gives up.
+  },
+
+  trickle(ctx) {
+    const interval = intKnob(ctx.knobs, 'interval', 1_000, 1);
+    ctx.res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    ctx.res.flushHeaders();
+    const byte = Buffer.from('a');
+    const timer = setInterval(() => write(ctx, byte), interval);
+    ctx.res.on('close', () => clearInterval(timer));
+  },
+
+  reset(ctx) {
+    ctx.closedByOrigin = true;
+    const socket = ctx.req.socket;
+    // RST rather than FIN where Node supports it (v18.3+), so the client sees ECONNRESET.
+    if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+    else socket.destroy();
+  },
+
+  loop(ctx) {
+    send(ctx, 302, { location: ctx.req.url ?? '/' });
+  },
+
+  redirect(ctx) {
+    const n = intKnob(ctx.knobs, 'n', 3);
+    if (n <= 0) return sendHtml(ctx, 200, renderPage({ title: 'end of chain' }));
+    // Relative on purpose: the client must resolve it against the current URL.
+    send(ctx, 302, { location: `redirect?n=${n - 1}` });
+  },
+
+  'redirect-to'(ctx) {
+    const location = ctx.knobs.get('location');
+    if (location === null) throw new TypeError('Expected knob `location`, got nothing');
+    send(ctx, 302, { location });
+  },
+
+  'redirect-bare'(ctx) {
+    sendSmallHtml(ctx, 302, 'redirect without location');
+  },
+
+  async huge(ctx) {
+    const total = Math.floor(intKnob(ctx.knobs, 'mb', 200) * MIB);
+    const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/html; charset=utf-8' };
+    // Off by default, so clients must enforce their cap while streaming; `length=1` lets them reject up front.
+    if (ctx.knobs.get('length') === '1') headers['content-length'] = total;
+    ctx.res.writeHead(200, headers);
+    await stream(ctx, total, (offset, left) => {
+      const chunk = offset === 0 ? HUGE_FIRST : HUGE_REST;
+      return left < chunk.length ? chunk.subarray(0, left) : chunk;
+    });
+  },
+
+  gzip(ctx) {
+    send(ctx, 200, { 'content-type': 'text/html; charset=utf-8', 'content-encoding': 'gzip', vary: 'Accept-Encoding' }, compressedPages().gzip);
+  },
+
+  brotli(ctx) {
+    send(ctx, 200, { 'content-type': 'text/html; charset=utf-8', 'content-encoding': 'br', vary: 'Accept-Encoding' }, compressedPages().br);
+  },
+
+  async fixture(ctx, name) {
+    // One plain file name only: no sub-directories, no `..`.
+    if (!/^[\w][\w.-]*$/.test(name)) return notFound(ctx.res, 'origin: bad fixture name');
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(new URL(name, FIXTURES_DIR));
+    } catch {
+      return notFound(ctx.res, `origin: no such fixture ${name}`);
+    }
+    const ct = ctx.knobs.get('ct');
+    send(ctx, 200, ct === null ? {} : { 'content-type': ct }, bytes);
+  },
+
+  json(ctx) {
+    const data = {
+      name: 'fanout test origin',
+      version: 1,
+      tags: ['edge', 'fetch', 'json'],
+      owner: { id: 42, login: 'origin', roles: ['admin', 'tester'] },
+      items: [
+        { id: 1, title: 'First item', price: 9.5, available: true },
+        { id: 2, title: 'Second item', price: null, available: false },
+      ],
+    };
+    send(ctx, 200, { 'content-type': 'application/json' }, JSON.stringify(data, null, 2) + '\n');
+  },
+
+  text(ctx) {
+    const lines = [
+      'Plain text from the fanout test origin.',
+      'Second line with ordinary words in it.',
+      '',
+      'Fourth line after a blank one: apples, pears and plums.',
+      'Last line.',
+    ];
+    send(ctx, 200, { 'content-type': 'text/plain; charset=utf-8' }, lines.join('\n') + '\n');
+  },
+
+  async binary(ctx) {
+    const total = intKnob(ctx.knobs, 'kb', 1024) * KIB;
+    ctx.res.writeHead(200, { 'content-type': 'image/png', 'content-length': total });
+    await stream(ctx, total, (offset, left) => {
+      const chunk = offset === 0 ? Buffer.concat([PNG_SIGNATURE, BINARY_BLOCK.subarray(PNG_SIGNATURE.length)]) : BINARY_BLOCK;
+      return left < chunk.length ? chunk.subarray(0, left) : chunk;
+    });
+  },
+
+  status(ctx, rest) {
+    const code = Number(rest);
+    if (!Number.isInteger(code) || code < 200 || code > 599) return notFound(ctx.res, `origin: bad status ${JSON.stringify(rest)}`);
+    sendSmallHtml(ctx, code, `status ${code}`);
+  },
+
+  flaky(ctx) {
+    const fails = intKnob(ctx.knobs, 'fails', 1);
+    const code = intKnob(ctx.knobs, 'code', 503, 200);
+    if (hit(ctx) <= fails) return sendSmallHtml(ctx, code, `status ${code}`);
+    sendHtml(ctx, 200, renderPage({ title: 'recovered' }));
+  },
+
+  'retry-after'(ctx) {
+    const fails = intKnob(ctx.knobs, 'fails', 1);
+    const seconds = intKnob(ctx.knobs, 'seconds', 1);
+    if (hit(ctx) <= fails) {
+      // RFC 9110 §10.2.3 allows delay-seconds or an HTTP-date; `form=date` sends the latter.
+      const value = ctx.knobs.get('form') === 'date' ? new Date(Date.now() + seconds * 1000).toUTCString() : String(seconds);
+      return sendSmallHtml(ctx, 429, 'status 429', { 'retry-after': value });
+    }
+    sendHtml(ctx, 200, renderPage({ title: 'after 429' }));
+  },
+
+  'echo-headers'(ctx) {
+    send(ctx, 200, { 'content-type': 'application/json' }, JSON.stringify(ctx.req.headers, null, 2));
+  },
+};
+
+/** 1-based count of requests to this exact target (path and query) in the scope; add a knob like `&k=a` for an independent counter. */
+function hit(ctx: Ctx): number {
+  const key = ctx.req.url ?? '';
+  const n = (ctx.scope.hits.get(key) ?? 0) + 1;
+  ctx.scope.hits.set(key, n);
+  return n;
+}
+
+/** Counts the request and watches its response until it finishes or loses its socket. */
+function track(scope: ScopeState, req: http.IncomingMessage, res: http.ServerResponse, route: string): Ctx {
+  const now = performance.now();
+  scope.startedAt ??= now;
+  const host = hostnameOf(req.headers.host);
+  const header = (name: string): string | undefined => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+  scope.requests++;
+  scope.log.push({
+    path: req.url ?? '',
+    route,
+    host,
+    method: req.method ?? '',
+    t: Math.round(now - scope.startedAt),
+    headers: { 'user-agent': header('user-agent'), accept: header('accept'), 'if-none-match': header('if-none-match') },
+  });
+
+  scope.inFlight++;
+  scope.maxInFlight = Math.max(scope.maxInFlight, scope.inFlight);
+  const hostNow = (scope.inFlightByHost.get(host) ?? 0) + 1;
+  scope.inFlightByHost.set(host, hostNow);
+  scope.maxInFlightByHost[host] = Math.max(scope.maxInFlightByHost[host] ?? 0, hostNow);
+
+  const ctx: Ctx = { req, res, scope, route, knobs: new URLSearchParams(), closed: false, closedByOrigin: false };
+  const done = (): void => {
+    if (ctx.closed) return;
+    ctx.closed = true;
+    scope.inFlight--;
+    scope.inFlightByHost.set(host, (scope.inFlightByHost.get(host) ?? 1) - 1);
+  };
+  res.on('finish', done);
+  // 'close' also follows a normal finish; only a close before it is early.
+  res.on('close', () => {
+    if (!res.writableFinished && !ctx.closedByOrigin) scope.closedEarly++;
+    done();
+  });
+  return ctx;
+}
+
+/**
+ * Starts the origin on 127.0.0.1 and 127.0.0.2, same port, shared state.
+ * Retries a few times if another process already holds the port on 127.0.0.2.
+ */
+export async function startOrigin(): Promise<Origin> {
+  const scopes = new Map<string, ScopeState>();
+  const scopeFor = (name: string): ScopeState => {
+    let s = scopes.get(name);
+    if (!s) scopes.set(name, (s = newScopeState()));
+    return s;
+  };
+
+  function control(req: http.IncomingMessage, res: http.ServerResponse, action: string, name: string): void {
+    const json = (value: unknown): void => {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(value));
+    };
+    const expect = (method: string): boolean => {
+      if (req.method === method) return true;
+      res.writeHead(405, { allow: method, 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`origin: ${action} needs ${method}`);
+      return false;
+    };
+    switch (action) {
+      case '__stats':
+        if (expect('GET')) json(snapshot(scopes.get(name) ?? newScopeState()));
+        return;
+      case '__release': {
+        if (!expect('POST')) return;
+        const s = scopeFor(name);
+        s.gateOpen = true;
+        const released = s.gateWaiters.size;
+        for (const waiter of [...s.gateWaiters]) waiter();
+        json({ released });
+        return;
+      }
+      case '__close-gate':
+        if (expect('POST')) {
+          scopeFor(name).gateOpen = false;
+          json({ gateOpen: false });
+        }
+        return;
+      case '__reset':
+        // Requests still in flight keep their old state object and no longer touch the new one.
+        if (expect('POST')) {
+          scopes.set(name, newScopeState());
+          json({ reset: true });
+        }
+        return;
+      default:
+        notFound(res);
+    }
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://origin.invalid');
+    // ['', 's', scope, first, ...rest]
+    const parts = url.pathname.split('/');
+    const [, top = '', name = ''] = parts;
+    if (top.startsWith('__') && name !== '' && parts.length === 3) return control(req, res, top, name);
+    if (top !== 's' || name === '' || parts.length < 4) return notFound(res);
+
+    const scope = scopeFor(name);
+    const routePath = parts.slice(3).join('/');
+    const ctx = track(scope, req, res, routePath + url.search);
+    ctx.knobs = url.searchParams;
+    const [first = '', ...rest] = parts.slice(3);
+    const route = Object.hasOwn(ROUTES, first) ? ROUTES[first] : undefined;
+    if (!route) return notFound(res);
+    await route(ctx, rest.join('/'));
+  }
+
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    handle(req, res).catch((err: unknown) => {
+      // A bad knob or a bug in a route: say so loudly rather than hang the test.
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`origin: ${err instanceof Error ? err.message : String(err)}`);
+      } else {
+        res.destroy();
+      }
+    });
+  };
+
+  const sockets = new Set<Socket>();
+  const servers = ORIGIN_HOSTS.map(() => {
+    const server = http.createServer(onRequest);
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    return server;
+  });
+
+  const listen = (server: http.Server, port: number, host: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const closeServer = (server: http.Server): Promise<void> =>
+    new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+
+  const [first, second] = servers as [http.Server, http.Server];
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    await listen(first, 0, ORIGIN_HOSTS[0]);
+    port = (first.address() as AddressInfo).port;
+    try {
+      await listen(second, port, ORIGIN_HOSTS[1]);
+      break;
+    } catch (err) {
+      await closeServer(first);
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw err;
+    }
+  }
+
+  return {
+    port,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(servers.map(closeServer));
+    },
+  };
+}

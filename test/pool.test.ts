@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { runPool, type PoolTask } from '../src/engine/pool';
+import { Semaphore } from '../src/engine/semaphore';
+
+/** A task held on an unresolved promise until the test lets it go (Hono's concurrent.test.ts style). */
+function heldTasks(keys: string[]) {
+  const started: number[] = [];
+  const skipped: number[] = [];
+  const releases = new Map<number, () => void>();
+  let running = 0;
+  let maxRunning = 0;
+  const runningByKey = new Map<string, number>();
+  let maxByKey = 0;
+  const tasks: PoolTask[] = keys.map((key, index) => ({
+    key,
+    run: () =>
+      new Promise<void>((resolve) => {
+        started.push(index);
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        const byKey = (runningByKey.get(key) ?? 0) + 1;
+        runningByKey.set(key, byKey);
+        maxByKey = Math.max(maxByKey, byKey);
+        releases.set(index, () => {
+          running--;
+          runningByKey.set(key, runningByKey.get(key)! - 1);
+          resolve();
+        });
+      }),
+    skip: () => skipped.push(index),
+  }));
+  const releaseAll = async () => {
+    while (started.length + skipped.length < keys.length || releases.size > 0) {
+      const pending = [...releases.entries()];
+      releases.clear();
+      for (const [, release] of pending) release();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  };
+  return { tasks, started, skipped, releases, releaseAll, stats: () => ({ running, maxRunning, maxByKey }) };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+describe('runPool', () => {
+  it('Should start exactly `concurrency` tasks and no more while they are held', async () => {
+    const h = heldTasks(Array.from({ length: 10 }, (_, i) => `h${i}`));
+    const done = runPool(h.tasks, { concurrency: 3 });
+    await tick();
+    expect(h.started).toEqual([0, 1, 2]);
+    h.releases.get(1)!();
+    h.releases.delete(1);
+    await tick();
+    expect(h.started).toEqual([0, 1, 2, 3]);
+    await h.releaseAll();
+    await done;
+    expect(h.stats().maxRunning).toBe(3);
+    expect(h.started).toHaveLength(10);
+  });
+
+  it('Should hold tasks of a busy key back and start later keys in input order meanwhile', async () => {
+    const h = heldTasks(['a', 'a', 'a', 'b', 'c', 'a']);
+    const done = runPool(h.tasks, { concurrency: 4, perKey: 1 });
+    await tick();
+    // a#0 runs; a#1, a#2 wait for key a; b and c start; a#5 waits.
+    expect(h.started).toEqual([0, 3, 4]);
+    h.releases.get(0)!();
+    h.releases.delete(0);
+    await tick();
+    expect(h.started).toEqual([0, 3, 4, 1]);
+    await h.releaseAll();
+    await done;
+    expect(h.stats().maxByKey).toBe(1);
+    expect(h.started).toEqual([0, 3, 4, 1, 2, 5]);
+  });
+
+  it('Should skip every task not yet started when the signal aborts, and let running ones finish', async () => {
+    const h = heldTasks(['a', 'b', 'c', 'd', 'e']);
+    const controller = new AbortController();
+    const done = runPool(h.tasks, { concurrency: 2, signal: controller.signal });
+    await tick();
+    controller.abort();
+    expect(h.skipped).toEqual([2, 3, 4]);
+    await h.releaseAll();
+    await done;
+    expect(h.started).toEqual([0, 1]);
+  });
+
+  it('Should resolve at once for an empty task list', async () => {
+    await expect(runPool([], { concurrency: 1 })).resolves.toBeUndefined();
+  });
+
+  it.each([0, -1, 1.5, Number.NaN])('Should refuse concurrency %s with a TypeError naming the value', (value) => {
+    expect(() => runPool([], { concurrency: value })).toThrow(/Expected `concurrency`.*got/);
+  });
+});
+
+describe('Semaphore', () => {
+  it('Should grant `size` slots and queue the rest in FIFO order', async () => {
+    const gate = new Semaphore(2);
+    const order: number[] = [];
+    const r1 = await gate.acquire();
+    const r2 = await gate.acquire();
+    const third = gate.acquire().then((release) => (order.push(3), release));
+    const fourth = gate.acquire().then((release) => (order.push(4), release));
+    await tick();
+    expect(gate.taken).toBe(2);
+    expect(order).toEqual([]);
+    r1();
+    r1(); // releasing twice frees one slot only
+    await tick();
+    expect(order).toEqual([3]);
+    r2();
+    await tick();
+    expect(order).toEqual([3, 4]);
+    (await third)();
+    (await fourth)();
+    expect(gate.taken).toBe(0);
+  });
+
+  it('Should drop a waiter whose signal aborts and reject with the reason', async () => {
+    const gate = new Semaphore(1);
+    const release = await gate.acquire();
+    const controller = new AbortController();
+    const waiting = gate.acquire(controller.signal);
+    controller.abort(new Error('gone'));
+    await expect(waiting).rejects.toThrow('gone');
+    release();
+    expect(gate.taken).toBe(0);
+  });
+});
