@@ -4,7 +4,8 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { stream } from 'hono/streaming';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import type { $ZodIssue, $ZodType } from 'zod/v4/core';
 import { runBatch } from './engine/batch';
 import type { Env } from './env';
 import {
@@ -46,8 +47,13 @@ app.use('/v1/*', async (c, next) => {
 });
 
 /** Turns a zod failure into 400 (or 413 when the URL list is over the limit) naming every field. */
-function validationProblem(error: { issues: readonly z.core.$ZodIssue[] }): Response {
-  const errors: FieldError[] = error.issues.map((issue) => ({ field: fieldName(issue.path), message: issue.message }));
+function validationProblem(error: { issues: readonly $ZodIssue[] }): Response {
+  const errors: FieldError[] = error.issues.flatMap((issue) =>
+    // An unknown option is named itself, so a typo ("concurreny") is easy to spot.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: fieldName([...issue.path, key]), message: `unknown option ${JSON.stringify(key)}` }))
+      : [{ field: fieldName(issue.path), message: issue.message }],
+  );
   const tooMany = error.issues.find((issue) => issue.code === 'too_big' && issue.path.length === 1 && issue.path[0] === 'urls');
   if (tooMany) {
     return problemResponse('too-many-urls', 413, tooMany.message, { errors: [{ field: 'urls', message: tooMany.message }] });
@@ -58,12 +64,15 @@ function validationProblem(error: { issues: readonly z.core.$ZodIssue[] }): Resp
 }
 
 /** The GET form: query parameters are mapped onto the POST body shape, then the same schema runs. */
-const querySchemas = new WeakMap<object, z.ZodType>();
-function querySchemaFor(env: Env): z.ZodType {
+const querySchemas = new WeakMap<object, $ZodType>();
+function querySchemaFor(env: Env): $ZodType {
   const base = requestSchemaFor(env);
   let schema = querySchemas.get(base);
   if (!schema) {
-    schema = z.preprocess((value) => queryToRequest(value as Record<string, string | string[]>), base);
+    schema = z.pipe(
+      z.transform((value) => queryToRequest(value as Record<string, string | string[]>)),
+      base,
+    );
     querySchemas.set(base, schema);
   }
   return schema;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Env } from './env';
 
 /** The service version reported by /health and in the default User-Agent. */
@@ -143,39 +143,51 @@ function isValidSelector(selector: string): boolean {
   }
 }
 
+/** An optional integer option in [min, max]; the messages name the option. */
 const int = (name: string, min: number, max: number) =>
-  z
-    .number({ error: (issue) => (issue.input === undefined ? undefined : `${name} must be a number`) })
-    .int(`${name} must be an integer`)
-    .min(min, `${name} must be at least ${min}`)
-    .max(max, `${name} must be at most ${max}`);
+  z.optional(
+    z.int({ error: `${name} must be an integer` }).check(
+      z.minimum(min, `${name} must be at least ${min}`),
+      z.maximum(max, `${name} must be at most ${max}`),
+    ),
+  );
 
-/** Builds the request schema for these maxima. */
+/**
+ * Builds the request schema for these maxima. zod/mini keeps the Worker bundle
+ * small (about 20 KB of zod instead of 90+ KB for the chained API).
+ */
 export function buildRequestSchema(limits: Limits) {
   return z.strictObject({
     urls: z
-      .array(z.string({ error: 'each URL must be a string' }).max(8192, 'a URL must be at most 8192 characters'), {
-        error: (issue) => (issue.input === undefined ? 'urls is required' : 'urls must be an array of strings'),
-      })
-      .min(1, 'urls must hold at least one URL')
-      .max(limits.maxUrls, `at most ${limits.maxUrls} URLs per batch`),
-    concurrency: int('concurrency', 1, limits.maxConcurrency).optional(),
-    perHost: int('perHost', 1, limits.maxConcurrency).optional(),
-    timeoutMs: int('timeoutMs', 100, limits.maxTimeoutMs).optional(),
-    deadlineMs: int('deadlineMs', 100, limits.maxDeadlineMs).optional(),
-    maxBytes: int('maxBytes', 1, limits.maxBytes).optional(),
-    retries: int('retries', 0, limits.maxRetries).optional(),
-    maxRedirects: int('maxRedirects', 0, limits.maxRedirects).optional(),
-    snippetLength: int('snippetLength', 0, limits.maxSnippetLength).optional(),
-    selector: z
-      .string()
-      .trim()
-      .min(1, 'selector must not be empty')
-      .max(1024, 'selector must be at most 1024 characters')
-      .refine(isValidSelector, 'selector is not a CSS selector HTMLRewriter supports')
-      .optional(),
-    query: z.string().trim().min(1, 'query must not be empty').max(1024, 'query must be at most 1024 characters').optional(),
-  });
+      .array(
+        z.string({ error: 'each URL must be a string' }).check(z.maxLength(8192, 'a URL must be at most 8192 characters')),
+        { error: (issue) => (issue.input === undefined ? 'urls is required' : 'urls must be an array of strings') },
+      )
+      .check(z.minLength(1, 'urls must hold at least one URL'), z.maxLength(limits.maxUrls, `at most ${limits.maxUrls} URLs per batch`)),
+    concurrency: int('concurrency', 1, limits.maxConcurrency),
+    perHost: int('perHost', 1, limits.maxConcurrency),
+    timeoutMs: int('timeoutMs', 100, limits.maxTimeoutMs),
+    deadlineMs: int('deadlineMs', 100, limits.maxDeadlineMs),
+    maxBytes: int('maxBytes', 1, limits.maxBytes),
+    retries: int('retries', 0, limits.maxRetries),
+    maxRedirects: int('maxRedirects', 0, limits.maxRedirects),
+    snippetLength: int('snippetLength', 0, limits.maxSnippetLength),
+    selector: z.optional(
+      z.string({ error: 'selector must be a string' }).check(
+        z.trim(),
+        z.minLength(1, 'selector must not be empty'),
+        z.maxLength(1024, 'selector must be at most 1024 characters'),
+        z.refine(isValidSelector, 'selector is not a CSS selector HTMLRewriter supports'),
+      ),
+    ),
+    query: z.optional(
+      z.string({ error: 'query must be a string' }).check(
+        z.trim(),
+        z.minLength(1, 'query must not be empty'),
+        z.maxLength(1024, 'query must be at most 1024 characters'),
+      ),
+    ),
+  }, { error: 'the request body must be a JSON object' });
 }
 
 export type FetchRequest = z.infer<ReturnType<typeof buildRequestSchema>>;

@@ -51,6 +51,7 @@ describe('request validation', () => {
 
   it.each([
     [{}, 'urls'],
+    [['http://a'], 'body'],
     [{ urls: 'http://a' }, 'urls'],
     [{ urls: [] }, 'urls'],
     [{ urls: [42] }, 'urls[0]'],
@@ -61,14 +62,14 @@ describe('request validation', () => {
     [{ urls: ['http://a'], maxBytes: 6_000_000 }, 'maxBytes'],
     [{ urls: ['http://a'], retries: -1 }, 'retries'],
     [{ urls: ['http://a'], selector: 'p[' }, 'selector'],
-    [{ urls: ['http://a'], concurreny: 3 }, 'body'],
+    [{ urls: ['http://a'], concurreny: 3 }, 'concurreny'],
   ])('Should answer 400 for %j naming %s', async (body, field) => {
     const problem = await expectProblem(await post(body), 400, field);
     expect(problem.errors.length).toBeGreaterThan(0);
   });
 
   it('Should name an unknown option in the message', async () => {
-    const problem = await expectProblem(await post({ urls: ['http://a'], concurreny: 3 }), 400, 'body');
+    const problem = await expectProblem(await post({ urls: ['http://a'], concurreny: 3 }), 400, 'concurreny');
     expect(problem.detail).toContain('concurreny');
   });
 
