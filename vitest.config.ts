@@ -2,17 +2,39 @@ import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  plugins: [
-    cloudflareTest({
-      wrangler: { configPath: './wrangler.toml' },
-      // The test origins live on 127.0.0.1/127.0.0.2, which the deployed default refuses.
-      miniflare: { bindings: { ALLOW_PRIVATE_HOSTS: 'true' } },
-    }),
-  ],
   test: {
+    // Declared on the root config, not per project: vitest runs the root globalSetup once per run
+    // (even with `--project e2e`), and every project's `inject()` sees what the root provided,
+    // so both projects share one test origin. Projects do not inherit the root globalSetup.
     globalSetup: ['./test/setup/origin-global.ts'],
-    include: ['test/**/*.test.ts'],
-    exclude: ['test/e2e/**'],
-    testTimeout: 20_000,
+    projects: [
+      {
+        // Unit and integration tests inside workerd, through the Worker's real entry points.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            // The test origins live on 127.0.0.1/127.0.0.2, which the deployed default refuses.
+            miniflare: { bindings: { ALLOW_PRIVATE_HOSTS: 'true' } },
+          }),
+        ],
+        test: {
+          name: 'worker',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/e2e/**'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        // End to end in Node: starts `wrangler dev` as a user would and talks to it over real HTTP.
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['test/e2e/**/*.test.ts'],
+          // wrangler dev takes a few seconds to bundle and start workerd, more on a cold CI machine.
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

@@ -33,7 +33,7 @@ app.use('/v1/*', async (c, next) => {
   const token = c.env.API_TOKEN;
   if (!token) return next();
   try {
-    return await bearerAuth<AppEnv>({ token })(c, next);
+    return await bearerAuth<AppEnv>({ token, realm: 'fanout' })(c, next);
   } catch (error) {
     if (error instanceof HTTPException && (error.status === 401 || error.status === 400)) {
       const challenge = error.getResponse().headers.get('www-authenticate') ?? 'Bearer realm="fanout"';
@@ -109,34 +109,48 @@ const limitBody = bodyLimit({
   },
 });
 
+/**
+ * While a batch runs, a space is written every HEARTBEAT_MS. Whitespace before
+ * a JSON text is valid JSON, so a JSON body or an NDJSON line still parses.
+ * It keeps idle-timing proxies from cutting long batches, and it lets the
+ * runtime see a client that went away: workerd only notices a closed socket
+ * when it writes to it (cloudflare/workerd#4185), and then aborts
+ * `request.signal`, which cancels the outstanding fetches.
+ */
+export const HEARTBEAT_MS = 1000;
+
 /** Runs a validated batch and answers JSON, or NDJSON lines as results finish when the client asks for it. */
 async function answer(c: Context<AppEnv>, request: FetchRequest): Promise<Response> {
   const { urls, ...rest } = request;
   const options = normalizeOptions(rest, serviceSettings(c.env), limitsFromEnv(c.env));
-  const clientSignal = c.req.raw.signal;
+  const ndjson = wantsNdjson(c.req.header('accept'));
+  c.header('content-type', ndjson ? 'application/x-ndjson; charset=utf-8' : 'application/json; charset=utf-8');
+  c.header('cache-control', 'no-store');
+  c.header('x-content-type-options', 'nosniff');
 
-  if (wantsNdjson(c.req.header('accept'))) {
-    c.header('content-type', 'application/x-ndjson; charset=utf-8');
-    c.header('cache-control', 'no-store');
-    c.header('x-content-type-options', 'nosniff');
-    return stream(c, async (out) => {
-      const gone = new AbortController();
-      out.onAbort(() => gone.abort());
-      let writes = Promise.resolve();
-      const { stats } = await runBatch(urls, options, {
-        signal: AbortSignal.any([clientSignal, gone.signal]),
-        onResult: (index, result) => {
-          const line = `${JSON.stringify({ index, ...result })}\n`;
-          writes = writes.then(() => out.write(line)).then(() => undefined);
-        },
+  return stream(c, async (out) => {
+    const gone = new AbortController();
+    out.onAbort(() => gone.abort());
+    // Writes go out one after another; a heartbeat never lands inside a line.
+    let writes = Promise.resolve();
+    const write = (text: string) => {
+      writes = writes
+        .then(() => (out.closed || out.aborted ? undefined : out.write(text).then(() => undefined)))
+        .catch(() => gone.abort()); // a failed write means the client is gone
+      return writes;
+    };
+    const heartbeat = setInterval(() => void write(' '), HEARTBEAT_MS);
+    try {
+      const batch = await runBatch(urls, options, {
+        signal: AbortSignal.any([c.req.raw.signal, gone.signal]),
+        onResult: ndjson ? (index, result) => void write(`${JSON.stringify({ index, ...result })}\n`) : undefined,
       });
-      await writes;
-      await out.write(`${JSON.stringify({ stats })}\n`);
-    });
-  }
-
-  const batch = await runBatch(urls, options, { signal: clientSignal });
-  return c.json(batch);
+      clearInterval(heartbeat);
+      await write(ndjson ? `${JSON.stringify({ stats: batch.stats })}\n` : JSON.stringify(batch));
+    } finally {
+      clearInterval(heartbeat);
+    }
+  });
 }
 
 /** True when the Accept header prefers NDJSON (application/x-ndjson or application/jsonl). */

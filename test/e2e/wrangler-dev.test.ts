@@ -1,0 +1,357 @@
+/**
+ * End to end: fanout under `wrangler dev`, started the way a user starts it, and
+ * driven from Node over real HTTP. This is the only place the whole stack runs
+ * together: wrangler's bundler, its dev proxy, workerd, the compatibility flags
+ * in wrangler.toml (`enable_request_signal`), auth from a var, and streaming
+ * through the proxy. The other tests call the Worker's entry points in-process.
+ *
+ * Runs in Node (vitest project `e2e`); the hostile test origin comes from the
+ * root globalSetup, exactly as for the workerd tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newScope, originUrl, release, stats, waitForStats } from '../origin/client';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = path.join(ROOT, 'node_modules', '.bin');
+/** wrangler bundles and starts workerd in a few seconds; a cold CI machine needs more. */
+const STARTUP_TIMEOUT_MS = 60_000;
+/** How long a cancelled batch may take to close its subrequests at the origin. */
+const CANCEL_WAIT_MS = 10_000;
+const TOKEN = `e2e-${crypto.randomUUID()}`;
+
+interface DevServer {
+  base: string;
+  /** Ends wrangler and the workerd it started, and removes the persistence directory. */
+  stop(): Promise<void>;
+}
+
+/** A port nobody listens on right now: bind port 0, read it, let go. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Starts `wrangler dev` in its own process group (so stop() also ends the workerd
+ * it spawns), with its own persistence directory so parallel runs never share
+ * state, and waits until GET /health answers 200.
+ */
+async function startWranglerDev(): Promise<DevServer> {
+  const port = await freePort();
+  const persistTo = await mkdtemp(path.join(tmpdir(), 'fanout-e2e-'));
+  const args = [
+    'dev',
+    '--port', String(port),
+    '--ip', '127.0.0.1',
+    // The test origin lives on loopback, which the deployed default refuses.
+    '--var', 'ALLOW_PRIVATE_HOSTS:true',
+    // A secret in production; `--var` sets it the same way for dev, so auth is tested end to end.
+    '--var', `API_TOKEN:${TOKEN}`,
+    '--persist-to', persistTo,
+  ];
+  const child: ChildProcess = spawn(path.join(BIN, 'wrangler'), args, {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // node_modules/.bin first, so wrangler's `#!/usr/bin/env node` finds the pinned Node 22 (PLATFORM.md).
+    env: { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}`, WRANGLER_SEND_METRICS: 'false' },
+  });
+  let log = '';
+  child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      const group = -child.pid;
+      try {
+        process.kill(group, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+      const done = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
+      if (!done) {
+        try {
+          process.kill(group, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+        await exited;
+      }
+    }
+    await rm(persistTo, { recursive: true, force: true });
+  };
+
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  let lastError = 'no answer yet';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      throw new Error(`wrangler dev exited early (code ${child.exitCode}, signal ${child.signalCode}). Output:\n${log}`);
+    }
+    try {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return { base, stop };
+      lastError = `GET /health answered ${res.status}`;
+    } catch (error) {
+      lastError = error instanceof Error ? `${error.message}${error.cause ? ` (${String(error.cause)})` : ''}` : String(error);
+    }
+    await sleep(250);
+  }
+  await stop();
+  throw new Error(`wrangler dev did not answer GET /health with 200 within ${STARTUP_TIMEOUT_MS} ms (last: ${lastError}). Output:\n${log}`);
+}
+
+let dev: DevServer;
+const auth = { authorization: `Bearer ${TOKEN}` };
+const jsonHeaders = { ...auth, 'content-type': 'application/json' };
+
+beforeAll(async () => {
+  dev = await startWranglerDev();
+});
+
+afterAll(async () => {
+  await dev?.stop();
+});
+
+/** POST /v1/fetch with the bearer token and a JSON body (a string is sent as it is); `headers` add to or replace those. */
+function postBatch(body: unknown, init: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
+  return fetch(`${dev.base}/v1/fetch`, {
+    method: 'POST',
+    headers: { ...jsonHeaders, ...init.headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal: init.signal,
+  });
+}
+
+interface ProblemBody {
+  type: string;
+  status: number;
+  detail: string;
+  field?: string;
+}
+
+/** Asserts a problem+json answer with this status (and first field, when given) and returns its body. */
+async function expectProblem(res: Response, status: number, field?: string): Promise<ProblemBody> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  const problem = JSON.parse(text) as ProblemBody;
+  expect(problem.status).toBe(status);
+  if (field !== undefined) expect(problem.field).toBe(field);
+  return problem;
+}
+
+/** Reads an NDJSON body line by line, as the bytes arrive. */
+function lineReader(body: ReadableStream<Uint8Array>): { next(): Promise<string | undefined>; cancel(): Promise<void> } {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffered = '';
+  return {
+    async next() {
+      for (;;) {
+        const newline = buffered.indexOf('\n');
+        if (newline >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          return line;
+        }
+        const { done, value } = await reader.read();
+        if (done) {
+          const rest = buffered + decoder.decode();
+          buffered = '';
+          return rest === '' ? undefined : rest;
+        }
+        buffered += decoder.decode(value, { stream: true });
+      }
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+interface ResultLine {
+  index?: number;
+  url: string;
+  ok: boolean;
+  title: string | null;
+  error: { code: string } | null;
+}
+
+describe('fanout under wrangler dev', () => {
+  it('Should answer GET /health with 200 and the package version, without a token', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const res = await fetch(`${dev.base}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ok', version });
+  });
+
+  it('Should refuse a POST batch without the bearer token with 401 problem+json naming authorization', async () => {
+    const res = await fetch(`${dev.base}/v1/fetch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ urls: ['http://127.0.0.1/'] }),
+    });
+    await expectProblem(res, 401, 'authorization');
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  });
+
+  it('Should answer a POST batch over real HTTP with one result per URL in input order', async () => {
+    const scope = newScope('e2e-post');
+    const urls = [originUrl(scope, 'page?title=A'), originUrl(scope, 'page?title=B'), 'ftp://example.com/file.txt', originUrl(scope, 'page?title=A')];
+    const res = await postBatch({ urls, retries: 0 });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { results: ResultLine[]; stats: { total: number } };
+    expect(body.results.map((r) => r.url)).toEqual(urls);
+    expect(body.results.map((r) => r.title)).toEqual(['A', 'B', null, 'A']);
+    expect(body.results[2]!.ok).toBe(false);
+    expect(body.results[2]!.error?.code).toBe('invalid_url');
+    expect(body.stats.total).toBe(4);
+  });
+
+  it('Should answer the GET form with repeated url parameters and numeric options', async () => {
+    const scope = newScope('e2e-get');
+    const urls = [originUrl(scope, 'page?title=First'), originUrl(scope, 'page?title=Second')];
+    const query = new URLSearchParams([...urls.map((u) => ['url', u]), ['timeoutMs', '5000']]);
+    const res = await fetch(`${dev.base}/v1/fetch?${query}`, { headers: auth });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { results: ResultLine[]; stats: { total: number } };
+    expect(body.results.map((r) => [r.url, r.ok, r.title])).toEqual([
+      [urls[0], true, 'First'],
+      [urls[1], true, 'Second'],
+    ]);
+    expect(body.stats.total).toBe(2);
+  });
+
+  it('Should stream each NDJSON line through the dev proxy as soon as its URL finishes', async () => {
+    const scope = newScope('e2e-ndjson');
+    const urls = [originUrl(scope, 'page?title=Fast'), originUrl(scope, 'gate')];
+    const res = await postBatch({ urls, retries: 0 }, { headers: { accept: 'application/x-ndjson' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    const lines = lineReader(res.body!);
+    try {
+      const first = JSON.parse((await lines.next())!) as ResultLine;
+      expect(first).toMatchObject({ index: 0, url: urls[0], ok: true, title: 'Fast' });
+      // The first line reached us while the gate URL is still held at the origin: streamed, not buffered.
+      const held = await stats(scope);
+      expect(held.inFlight).toBe(1);
+      expect(held.held).toBe(1);
+
+      expect(await release(scope)).toBe(1);
+      const second = JSON.parse((await lines.next())!) as ResultLine;
+      expect(second).toMatchObject({ index: 1, url: urls[1], ok: true, title: 'gate' });
+      const last = JSON.parse((await lines.next())!) as { stats: { total: number; ok: number } };
+      expect(last.stats).toMatchObject({ total: 2, ok: 2 });
+      expect(await lines.next()).toBeUndefined();
+    } finally {
+      await lines.cancel().catch(() => undefined);
+    }
+  });
+
+  /*
+   * What reaches the Worker when the client goes away (verified with wrangler 4.156.2 / workerd
+   * 2026-11-02, and the same with bare `workerd serve`, so it is not wrangler's dev proxy):
+   * the local HTTP server notices a closed client socket only when it writes to it, and the
+   * first write after the close still succeeds (it lands in the kernel buffer; the peer answers
+   * with RST), so it is the second write that fails. Then the response stream is cancelled and,
+   * with `enable_request_signal`, `request.signal` aborts. While the Worker is still working
+   * on a response it has not started (JSON), or has started but not written since (NDJSON with
+   * nothing finished), the disconnect is never seen, and the subrequests run to their own
+   * timeouts. Upstream: cloudflare/workerd#3488 (the flag), #4185 and #5611 (no disconnect
+   * notice while idle). So fanout writes while it waits: a heartbeat space every HEARTBEAT_MS
+   * (src/app.ts), valid as leading whitespace of the JSON body or of the next NDJSON line.
+   */
+  describe('client disconnect', () => {
+    // Long per-URL and batch limits, so only the disconnect can end these fetches within CANCEL_WAIT_MS.
+    const batch = (urls: string[]) => ({ urls, timeoutMs: 60_000, deadlineMs: 120_000, retries: 0 });
+    const hangs = (scope: string) => [originUrl(scope, 'hang?n=1'), originUrl(scope, 'hang?n=2'), originUrl(scope, 'hang?n=3')];
+    const cancelled = (scope: string) =>
+      waitForStats(scope, (s) => s.inFlight === 0 && s.closedEarly >= 3, {
+        timeoutMs: CANCEL_WAIT_MS,
+        message: 'the worker cancelling its subrequests after the client left',
+      });
+
+    it('Should cancel every outstanding subrequest when the client drops a JSON batch', async () => {
+      const scope = newScope('e2e-gone-json');
+      const client = new AbortController();
+      // Headers come at once: the JSON body is streamed, led by heartbeat whitespace while the batch runs.
+      // Uncompressed, as curl asks by default: with gzip the spaces wait in the compressor (Miniflare
+      // compresses application/json like Cloudflare's edge does) and never reach the socket.
+      const res = await postBatch(batch(hangs(scope)), { headers: { 'accept-encoding': 'identity' }, signal: client.signal });
+      expect(res.status).toBe(200);
+      await waitForStats(scope, (s) => s.inFlight === 3, { timeoutMs: CANCEL_WAIT_MS, message: 'three hanging requests at the origin' });
+
+      client.abort();
+      await res.body?.cancel().catch(() => undefined);
+      expect((await cancelled(scope)).requests).toBe(3);
+    });
+
+    it('Should cancel every outstanding subrequest when the client drops an NDJSON stream', async () => {
+      const scope = newScope('e2e-gone-ndjson');
+      const client = new AbortController();
+      const res = await postBatch(batch(hangs(scope)), { headers: { accept: 'application/x-ndjson' }, signal: client.signal });
+      expect(res.status).toBe(200);
+      await waitForStats(scope, (s) => s.inFlight === 3, { timeoutMs: CANCEL_WAIT_MS, message: 'three hanging requests at the origin' });
+
+      client.abort();
+      await res.body?.cancel().catch(() => undefined);
+      expect((await cancelled(scope)).requests).toBe(3);
+    });
+
+    it('Should cancel the outstanding subrequests once an NDJSON stream writes twice to a gone client', async () => {
+      // Two slow pages finish after the client has left; their lines are the two writes that expose the closed socket.
+      const scope = newScope('e2e-gone-written');
+      const urls = [...hangs(scope), originUrl(scope, 'page?title=Late&delay=1000'), originUrl(scope, 'page?title=Later&delay=2000')];
+      const client = new AbortController();
+      const res = await postBatch(batch(urls), { headers: { accept: 'application/x-ndjson' }, signal: client.signal });
+      expect(res.status).toBe(200);
+      await waitForStats(scope, (s) => s.inFlight === 5, { timeoutMs: CANCEL_WAIT_MS, message: 'five requests at the origin' });
+
+      client.abort();
+      await res.body?.cancel().catch(() => undefined);
+      expect((await cancelled(scope)).requests).toBe(5);
+    });
+  });
+
+  describe('bad input over real HTTP', () => {
+    it('Should answer malformed JSON with 400 problem+json naming body', async () => {
+      await expectProblem(await postBatch('{"urls": ['), 400, 'body');
+    });
+
+    it('Should answer a non-JSON content type with 415', async () => {
+      await expectProblem(await postBatch('http://example.com/', { headers: { 'content-type': 'text/plain' } }), 415, 'content-type');
+    });
+
+    it('Should answer more URLs than MAX_URLS with 413 naming urls', async () => {
+      const urls = Array.from({ length: 101 }, (_, i) => `http://127.0.0.1/${i}`);
+      await expectProblem(await postBatch({ urls }), 413, 'urls');
+    });
+
+    it('Should answer an unknown route with 404 problem+json', async () => {
+      await expectProblem(await fetch(`${dev.base}/v1/nope`, { headers: auth }), 404);
+    });
+
+    it('Should answer DELETE /v1/fetch with 405 and an Allow header', async () => {
+      const res = await fetch(`${dev.base}/v1/fetch`, { method: 'DELETE', headers: auth });
+      await expectProblem(res, 405, 'method');
+      expect(res.headers.get('allow')).toBe('GET, POST');
+    });
+  });
+});
