@@ -83,6 +83,8 @@ export interface FetchOptions {
   query: string | undefined;
   userAgent: string;
   allowPrivate: boolean;
+  /** Hash all visible text into `textHash` (watch lists; not a request option). */
+  hashText?: boolean;
 }
 
 const LIMIT_VARS: Record<keyof Limits, keyof Env> = {

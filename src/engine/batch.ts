@@ -1,7 +1,7 @@
 import { AbortedFailure, DeadlineFailure, FetchFailure } from '../errors';
 import { checkUrl } from '../guard';
 import { ENGINE, type FetchOptions } from '../options';
-import { failedResult, fetchPage, type PageResult } from './fetch-page';
+import { failedResult, fetchPage, type PageResult, type Validators } from './fetch-page';
 import { runPool, type PoolTask } from './pool';
 import { Semaphore } from './semaphore';
 
@@ -12,7 +12,7 @@ export interface BatchStats {
   total: number;
   ok: number;
   failed: number;
-  /** Distinct URLs actually fetched (duplicates are fetched once). */
+  /** Distinct URLs whose fetch started (duplicates are fetched once; URLs still queued at the deadline are not counted). */
   fetched: number;
   durationMs: number;
   /** True when the deadline cut the batch short. */
@@ -33,6 +33,8 @@ export interface BatchDeps {
   onResult?: (index: number, result: PageResult) => void;
   now?: () => number;
   random?: () => number;
+  /** Validators from an earlier check of a URL (by its input string), for conditional requests. */
+  validators?: (url: string) => Validators | undefined;
 }
 
 /**
@@ -83,10 +85,13 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
     random: deps.random,
   };
 
+  let started = 0;
   const tasks: PoolTask[] = [...groups.values()].map(({ url, indexes }) => ({
     key: url.hostname,
     run: async () => {
-      const result = await fetchPage(urls[indexes[0]!]!, context);
+      started++;
+      const first = urls[indexes[0]!]!;
+      const result = await fetchPage(first, context, deps.validators?.(first));
       for (const index of indexes) settle(index, { ...result, url: urls[index]! });
     },
     skip: () => {
@@ -113,7 +118,7 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
       total: final.length,
       ok,
       failed: final.length - ok,
-      fetched: groups.size,
+      fetched: started,
       durationMs: now() - batchStart,
       deadlineReached: controller.signal.reason instanceof DeadlineFailure,
     },

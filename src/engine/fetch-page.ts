@@ -24,6 +24,9 @@ export interface PageResult extends PageFields {
   redirects: number;
   contentType: string | null;
   charset: string | null;
+  /** The final response's ETag and Last-Modified headers (watch lists send them back as validators). */
+  etag: string | null;
+  lastModified: string | null;
   bytes: number;
   truncated: boolean;
   attempts: number;
@@ -54,7 +57,13 @@ export interface PageContext {
   batchStart: number;
   now: () => number;
   /** Random in [0, 1) for jitter; injectable for tests. */
-  random?: () => number;
+  random?: (() => number) | undefined;
+}
+
+/** Validators from an earlier check; sent as If-None-Match / If-Modified-Since (RFC 9110 §13.1). */
+export interface Validators {
+  etag: string | null;
+  lastModified: string | null;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -69,6 +78,8 @@ export function failedResult(url: string, error: FetchFailure, extra: Partial<Pa
     redirects: 0,
     contentType: null,
     charset: null,
+    etag: null,
+    lastModified: null,
     ...EMPTY_FIELDS,
     bytes: 0,
     truncated: false,
@@ -131,7 +142,7 @@ interface Attempt {
  * a per-request timeout that starts when the request gets a header slot, the
  * body capped and extracted. Never throws: every outcome is a result.
  */
-export async function fetchPage(url: string, ctx: PageContext): Promise<PageResult> {
+export async function fetchPage(url: string, ctx: PageContext, validators?: Validators): Promise<PageResult> {
   const { options, now } = ctx;
   const random = ctx.random ?? Math.random;
   const verdict = checkUrl(url, { allowPrivate: options.allowPrivate });
@@ -146,7 +157,7 @@ export async function fetchPage(url: string, ctx: PageContext): Promise<PageResu
 
   for (;;) {
     attempts++;
-    const attempt = await attemptOnce(url, verdict.url, ctx, markSent);
+    const attempt = await attemptOnce(url, verdict.url, ctx, markSent, validators);
     last = attempt.result;
     const retriesLeft = attempts <= options.retries;
     if (!attempt.retry || !retriesLeft || ctx.signal.aborted) break;
@@ -176,6 +187,7 @@ async function attemptOnce(
   firstUrl: URL,
   ctx: PageContext,
   markSent: (at: number) => void,
+  validators: Validators | undefined,
 ): Promise<Attempt> {
   const { options, now, signal: batch } = ctx;
   let current = firstUrl;
@@ -185,122 +197,148 @@ async function attemptOnce(
     retry: error.retryable && (error.code === 'network') ? { afterMs: null } : null,
   });
 
-  for (;;) {
-    // The header phase: wait for one of the invocation's header slots before the clock starts.
-    let release: () => void;
-    try {
-      release = await ctx.headerGate.acquire(batch);
-    } catch (error) {
-      return fail(toFailure(error, batch, batch));
-    }
+  // One clock per attempt, redirect hops included, started when the first request really goes out.
+  const attemptController = new AbortController();
+  const signal = AbortSignal.any([batch, attemptController.signal]);
+  let phase: 'headers' | 'body' = 'headers';
+  let timer: ReturnType<typeof setTimeout> | undefined;
 
-    const attemptController = new AbortController();
-    let phase: 'headers' | 'body' = 'headers';
-    const timer = setTimeout(
-      () => attemptController.abort(new TimeoutFailure(phase, options.timeoutMs)),
-      options.timeoutMs,
-    );
-    const signal = AbortSignal.any([batch, attemptController.signal]);
-    const sentAt = now();
-    markSent(sentAt);
-
-    let response: Response;
-    try {
-      response = await ctx.fetch(current.href, {
-        method: 'GET',
-        redirect: 'manual',
-        signal,
-        headers: {
-          'user-agent': options.userAgent,
-          accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,application/json;q=0.9,text/plain;q=0.8,*/*;q=0.5',
-        },
-      });
-    } catch (error) {
-      clearTimeout(timer);
-      release();
-      return fail(toFailure(error, batch, attemptController.signal));
-    }
-    release();
-    const headersAt = now();
-    const ttfbMs = headersAt - sentAt;
-
-    try {
-      // Redirects by hand so every hop is guarded and counted.
-      if (REDIRECT_STATUSES.has(response.status)) {
-        await response.body?.cancel().catch(() => {});
-        const location = response.headers.get('location');
-        if (!location) {
-          return fail(new FetchFailure('bad_redirect', `${response.status} redirect without a Location header`), {
-            status: response.status,
-          });
-        }
-        const next = checkUrl(location, { allowPrivate: options.allowPrivate, base: current });
-        if (!next.ok) {
-          const message = `redirect ${redirects + 1} to ${JSON.stringify(location)} refused: ${next.message}`;
-          return fail(new FetchFailure(next.code, message), { status: response.status });
-        }
-        if (redirects >= options.maxRedirects) {
-          return fail(
-            new FetchFailure('too_many_redirects', `more than ${options.maxRedirects} redirects (next: ${next.url.href})`),
-            { status: response.status },
-          );
-        }
-        redirects++;
-        current = next.url;
-        continue;
+  try {
+    for (;;) {
+      // The header phase: wait for one of the invocation's header slots before the clock starts.
+      let release: () => void;
+      try {
+        release = await ctx.headerGate.acquire(signal);
+      } catch (error) {
+        return fail(toFailure(error, batch, attemptController.signal));
       }
 
-      const retryable = RETRYABLE_STATUSES.has(response.status);
-      if (retryable) {
-        // About to be retried maybe: do not spend bandwidth on an error page we may throw away.
-        const afterMs = parseRetryAfter(response.headers.get('retry-after'), now());
-        const failure = new HttpStatusFailure(response.status, response.statusText);
-        await response.body?.cancel().catch(() => {});
+      phase = 'headers';
+      timer ??= setTimeout(() => attemptController.abort(new TimeoutFailure(phase, options.timeoutMs)), options.timeoutMs);
+      const sentAt = now();
+      markSent(sentAt);
+
+      let response: Response;
+      try {
+        response = await ctx.fetch(current.href, {
+          method: 'GET',
+          redirect: 'manual',
+          signal,
+          headers: {
+            'user-agent': options.userAgent,
+            accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,application/json;q=0.9,text/plain;q=0.8,*/*;q=0.5',
+            ...(validators?.etag ? { 'if-none-match': validators.etag } : {}),
+            ...(validators?.lastModified ? { 'if-modified-since': validators.lastModified } : {}),
+          },
+        });
+      } catch (error) {
+        release();
+        return fail(toFailure(error, batch, attemptController.signal));
+      }
+      release();
+      const headersAt = now();
+      const ttfbMs = headersAt - sentAt;
+
+      try {
+        // Redirects by hand so every hop is guarded and counted.
+        if (REDIRECT_STATUSES.has(response.status)) {
+          await response.body?.cancel().catch(() => {});
+          const location = response.headers.get('location');
+          if (!location) {
+            return fail(new FetchFailure('bad_redirect', `${response.status} redirect without a Location header`), {
+              status: response.status,
+            });
+          }
+          const next = checkUrl(location, { allowPrivate: options.allowPrivate, base: current });
+          if (!next.ok) {
+            const message = `redirect ${redirects + 1} to ${JSON.stringify(location)} refused: ${next.message}`;
+            return fail(new FetchFailure(next.code, message), { status: response.status });
+          }
+          if (redirects >= options.maxRedirects) {
+            return fail(
+              new FetchFailure('too_many_redirects', `more than ${options.maxRedirects} redirects (next: ${next.url.href})`),
+              { status: response.status },
+            );
+          }
+          redirects++;
+          current = next.url;
+          continue;
+        }
+
+        const retryable = RETRYABLE_STATUSES.has(response.status);
+        if (retryable) {
+          // About to be retried maybe: do not spend bandwidth on an error page we may throw away.
+          const afterMs = parseRetryAfter(response.headers.get('retry-after'), now());
+          const failure = new HttpStatusFailure(response.status, response.statusText);
+          await response.body?.cancel().catch(() => {});
+          return {
+            result: failedResult(inputUrl, failure, {
+              status: response.status,
+              finalUrl: current.href,
+              redirects,
+              contentType: response.headers.get('content-type'),
+              timings: { queuedMs: 0, ttfbMs, bodyMs: null },
+            }),
+            retry: { afterMs },
+          };
+        }
+
+        const etag = response.headers.get('etag');
+        const lastModified = response.headers.get('last-modified');
+        if (response.status === 304 && validators) {
+          // Not modified since the validators we sent: nothing to read, the caller keeps what it had.
+          await response.body?.cancel().catch(() => {});
+          return {
+            result: {
+              ...failedResult(inputUrl, new HttpStatusFailure(304, ''), { redirects, finalUrl: current.href }),
+              ok: true,
+              status: 304,
+              etag: etag ?? validators.etag,
+              lastModified: lastModified ?? validators.lastModified,
+              timings: { queuedMs: 0, ttfbMs, bodyMs: null },
+              error: null,
+            },
+            retry: null,
+          };
+        }
+
+        phase = 'body';
+        const contentType = response.headers.get('content-type');
+        const body = await extractBody(response.body, contentType, {
+          maxBytes: options.maxBytes,
+          snippetLength: options.snippetLength,
+          selector: options.selector,
+          query: options.query,
+          hashText: options.hashText,
+          pageUrl: current.href,
+          signal,
+        });
+        const ok = response.status >= 200 && response.status < 300;
         return {
-          result: failedResult(inputUrl, failure, {
+          result: {
+            url: inputUrl,
+            ok,
             status: response.status,
             finalUrl: current.href,
             redirects,
-            contentType: response.headers.get('content-type'),
-            timings: { queuedMs: 0, ttfbMs, bodyMs: null },
-          }),
-          retry: { afterMs },
+            contentType,
+            etag,
+            lastModified,
+            ...body,
+            attempts: 0,
+            durationMs: 0,
+            timings: { queuedMs: 0, ttfbMs, bodyMs: now() - headersAt },
+            error: ok ? null : new HttpStatusFailure(response.status, response.statusText).toJSON(),
+          },
+          retry: null,
         };
+      } catch (error) {
+        await response.body?.cancel().catch(() => {});
+        const failure = toFailure(error, batch, attemptController.signal);
+        return fail(failure, { status: response.status, contentType: response.headers.get('content-type') });
       }
-
-      phase = 'body';
-      const contentType = response.headers.get('content-type');
-      const body = await extractBody(response.body, contentType, {
-        maxBytes: options.maxBytes,
-        snippetLength: options.snippetLength,
-        selector: options.selector,
-        query: options.query,
-        pageUrl: current.href,
-        signal,
-      });
-      const ok = response.status >= 200 && response.status < 300;
-      return {
-        result: {
-          url: inputUrl,
-          ok,
-          status: response.status,
-          finalUrl: current.href,
-          redirects,
-          contentType,
-          ...body,
-          attempts: 0,
-          durationMs: 0,
-          timings: { queuedMs: 0, ttfbMs, bodyMs: now() - headersAt },
-          error: ok ? null : new HttpStatusFailure(response.status, response.statusText).toJSON(),
-        },
-        retry: null,
-      };
-    } catch (error) {
-      await response.body?.cancel().catch(() => {});
-      const failure = toFailure(error, batch, attemptController.signal);
-      return fail(failure, { status: response.status, contentType: response.headers.get('content-type') });
-    } finally {
-      clearTimeout(timer);
     }
+  } finally {
+    clearTimeout(timer);
   }
 }

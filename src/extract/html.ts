@@ -1,4 +1,4 @@
-import { bestWindow, cleanValue, cutAtWord, decodeText, queryTerms, TextBuffer, tidy } from './text';
+import { bestWindow, cleanValue, cutAtWord, decodeText, queryTerms, TextBuffer, TextHash, tidy } from './text';
 
 /** The fields fanout reads from a page. */
 export interface PageFields {
@@ -9,6 +9,8 @@ export interface PageFields {
   canonical: string | null;
   image: string | null;
   siteName: string | null;
+  /** Hash of all visible text (only when `hashText` is asked for), to notice changes past the snippet. */
+  textHash?: string;
 }
 
 export const EMPTY_FIELDS: PageFields = {
@@ -27,6 +29,8 @@ export interface SnippetOptions {
   selector?: string | undefined;
   /** Take the window of text that best matches these words. */
   query?: string | undefined;
+  /** Also hash all visible text (watch lists use it for change detection). */
+  hashText?: boolean | undefined;
 }
 
 /** Elements whose text is never visible page text (<title> is handled apart: lol-html keeps one end-tag handler per element). */
@@ -73,6 +77,7 @@ export async function extractHtml(
   const textCap = wantAll ? QUERY_TEXT_CAP : options.snippetLength + 64;
   const visible = new TextBuffer(textCap);
   const selected = options.selector ? new TextBuffer(textCap) : null;
+  const hash = options.hashText ? new TextHash() : null;
 
   const metas = new Map<string, string>();
   let lang: string | null = null;
@@ -141,9 +146,11 @@ export async function extractHtml(
         inHead = false;
         visible.separate();
         selected?.separate();
+        hash?.separate();
         atEnd(el, () => {
           visible.separate();
           selected?.separate();
+          hash?.separate();
         });
       },
     })
@@ -151,10 +158,12 @@ export async function extractHtml(
       text(chunk) {
         // Chunks split wherever the bytes split; decode entities once per whole text node.
         if (inTitle) titleRaw += chunk.text;
-        if (hidden > 0 || inHead || inTitle || visible.full) return;
+        if (hidden > 0 || inHead || inTitle || (visible.full && !hash)) return;
         pendingVisible += chunk.text;
         if (!chunk.lastInTextNode) return;
-        visible.append(decodeText(pendingVisible));
+        const text = decodeText(pendingVisible);
+        visible.append(text);
+        hash?.update(text);
         pendingVisible = '';
       },
     });
@@ -203,7 +212,10 @@ export async function extractHtml(
   } catch (error) {
     throw inputError ?? error;
   }
-  if (pendingVisible) visible.append(decodeText(pendingVisible));
+  if (pendingVisible) {
+    visible.append(decodeText(pendingVisible));
+    hash?.update(decodeText(pendingVisible));
+  }
   if (pendingSelected && selected) selected.append(decodeText(pendingSelected));
 
   const base = resolveUrl(baseHref, pageUrl) ?? pageUrl;
@@ -232,5 +244,6 @@ export async function extractHtml(
     canonical: resolveUrl(cleanValue(canonical), base),
     image: resolveUrl(imageRaw, base),
     siteName: meta('og:site_name', 'application-name'),
+    ...(hash ? { textHash: hash.digest() } : {}),
   };
 }

@@ -1,7 +1,7 @@
 import { readCapped, type BodyProgress } from '../engine/read-body';
 import { decideHtmlCharset, decideTextCharset } from './charset';
 import { EMPTY_FIELDS, extractHtml, type PageFields, type SnippetOptions } from './html';
-import { bestWindow, cutAtWord, JsonCompactor, queryTerms, TextBuffer } from './text';
+import { bestWindow, cutAtWord, JsonCompactor, queryTerms, TextBuffer, TextHash } from './text';
 
 export type { PageFields, SnippetOptions } from './html';
 
@@ -163,17 +163,23 @@ export async function extractBody(
     const terms = options.query ? queryTerms(options.query) : [];
     const cap = terms.length > 0 ? QUERY_TEXT_CAP : options.snippetLength + 64;
     const sink = kind === 'json' ? new JsonCompactor(cap) : new TextBuffer(cap);
-    const push = (text: string) => (sink instanceof JsonCompactor ? sink.push(text) : sink.append(text));
+    const hash = options.hashText ? new TextHash() : null;
+    const push = (text: string) => {
+      hash?.update(text);
+      if (sink.full) return;
+      if (sink instanceof JsonCompactor) sink.push(text);
+      else sink.append(text);
+    };
     for await (const chunk of all) {
-      if (!sink.full) push(decoder.decode(chunk, { stream: true }));
+      if (!sink.full || hash) push(decoder.decode(chunk, { stream: true }));
     }
-    if (!sink.full) push(decoder.decode());
+    push(decoder.decode());
     const text = sink instanceof JsonCompactor ? sink.out : sink.text;
     const snippet =
       options.snippetLength > 0
         ? (bestWindow(text, terms, options.snippetLength) ?? cutAtWord(text, options.snippetLength)) || null
         : null;
-    return outcome({ ...EMPTY_FIELDS, snippet }, decision.encoding);
+    return outcome({ ...EMPTY_FIELDS, snippet, ...(hash ? { textHash: hash.digest() } : {}) }, decision.encoding);
   } finally {
     // Stops the reader (and with it the origin) if extraction ended before the body did.
     await chunks.return();

@@ -177,3 +177,44 @@ export function bestWindow(text: string, terms: readonly string[], length: numbe
   }
   return cutAtWord(text.slice(start), length);
 }
+
+/**
+ * A 64-bit hash (two 32-bit FNV-1a lanes with different offsets; Math.imul
+ * keeps it cheap, where BigInt arithmetic per character is not) of a text's words, fed in pieces: whitespace is
+ * collapsed first, so reflowed markup hashes the same and only a change of
+ * words changes it. Used by watch lists to notice changes beyond the snippet.
+ */
+export class TextHash {
+  #a = 0x811c9dc5;
+  #b = 0x050c5d1f;
+  #pendingSpace = false;
+  #started = false;
+
+  /** Adds text (entities already decoded). */
+  update(text: string): void {
+    const words = collapseWhitespace(text);
+    if (words === '') {
+      if (this.#started) this.#pendingSpace = true;
+      return;
+    }
+    if (this.#started && (this.#pendingSpace || /^[\s\u00a0]/u.test(text))) this.#mix(32);
+    for (let i = 0; i < words.length; i++) this.#mix(words.charCodeAt(i));
+    this.#started = true;
+    this.#pendingSpace = /[\s\u00a0]$/u.test(text);
+  }
+
+  /** Marks a block boundary (as TextBuffer.separate). */
+  separate(): void {
+    if (this.#started) this.#pendingSpace = true;
+  }
+
+  #mix(code: number): void {
+    this.#a = Math.imul(this.#a ^ code, 0x01000193);
+    this.#b = Math.imul(this.#b ^ code, 0x01000193);
+  }
+
+  /** The hash as 16 hex digits. */
+  digest(): string {
+    return (this.#a >>> 0).toString(16).padStart(8, '0') + (this.#b >>> 0).toString(16).padStart(8, '0');
+  }
+}

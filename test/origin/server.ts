@@ -302,6 +302,26 @@ const ROUTES: Record<string, Route> = {
     ctx.res.on('close', () => waiters.delete(waiter));
   },
 
+  'gate-body'(ctx) {
+    // Like `gate`, but past the header phase: 200 headers and the start of a page go out at once,
+    // the rest of the body waits for `/__release/<scope>`. Counted in `held` while it waits.
+    ctx.res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    write(ctx, Buffer.from('<!doctype html><html><head><title>gate-body</title></head><body>\n<p>Start of the body.</p>\n'));
+    const finish = (): void => {
+      if (ctx.closed) return;
+      write(ctx, Buffer.from('<p>Rest of the body.</p>\n</body></html>\n'));
+      ctx.res.end();
+    };
+    if (ctx.scope.gateOpen) return finish();
+    const waiters = ctx.scope.gateWaiters;
+    const waiter = (): void => {
+      waiters.delete(waiter);
+      finish();
+    };
+    waiters.add(waiter);
+    ctx.res.on('close', () => waiters.delete(waiter));
+  },
+
   hang() {
     // Never answer; the request stays in flight until the client gives up.
   },
