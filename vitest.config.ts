@@ -1,5 +1,8 @@
-import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+
+// The D1 schema, read in Node and applied inside workerd by test/setup/apply-migrations.ts.
+const migrations = await readD1Migrations('./migrations');
 
 export default defineConfig({
   test: {
@@ -14,11 +17,12 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             // The test origins live on 127.0.0.1/127.0.0.2, which the deployed default refuses.
-            miniflare: { bindings: { ALLOW_PRIVATE_HOSTS: 'true' } },
+            miniflare: { bindings: { ALLOW_PRIVATE_HOSTS: 'true', TEST_MIGRATIONS: migrations } },
           }),
         ],
         test: {
           name: 'worker',
+          setupFiles: ['./test/setup/apply-migrations.ts'],
           include: ['test/**/*.test.ts'],
           exclude: ['test/e2e/**'],
           testTimeout: 20_000,

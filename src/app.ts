@@ -1,16 +1,14 @@
-import { zValidator } from '@hono/zod-validator';
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { stream } from 'hono/streaming';
 import * as z from 'zod/mini';
-import type { $ZodIssue, $ZodType } from 'zod/v4/core';
+import type { $ZodType } from 'zod/v4/core';
 import { runBatch } from './engine/batch';
 import type { Env } from './env';
+import { limitBody, methodNotAllowed, requireJson, validate, type AppEnv } from './http';
 import {
   ConfigError,
-  ENGINE,
   limitsFromEnv,
   normalizeOptions,
   queryToRequest,
@@ -19,9 +17,23 @@ import {
   VERSION,
   type FetchRequest,
 } from './options';
-import { fieldName, ProblemException, problemResponse, type FieldError } from './problem';
+import { ProblemException, problemResponse } from './problem';
+import { registerWatchRoutes } from './watch/routes';
 
-type AppEnv = { Bindings: Env };
+/** The GET form: query parameters are mapped onto the POST body shape, then the same schema runs. */
+const querySchemas = new WeakMap<object, $ZodType>();
+function querySchemaFor(env: Env): $ZodType {
+  const base = requestSchemaFor(env);
+  let schema = querySchemas.get(base);
+  if (!schema) {
+    schema = z.pipe(
+      z.transform((value) => queryToRequest(value as Record<string, string | string[]>)),
+      base,
+    );
+    querySchemas.set(base, schema);
+  }
+  return schema;
+}
 
 /** The HTTP API: routes only; the work is in engine/. */
 export const app = new Hono<AppEnv>();
@@ -44,69 +56,6 @@ app.use('/v1/*', async (c, next) => {
     }
     throw error;
   }
-});
-
-/** Turns a zod failure into 400 (or 413 when the URL list is over the limit) naming every field. */
-function validationProblem(error: { issues: readonly $ZodIssue[] }): Response {
-  const errors: FieldError[] = error.issues.flatMap((issue) =>
-    // An unknown option is named itself, so a typo ("concurreny") is easy to spot.
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ field: fieldName([...issue.path, key]), message: `unknown option ${JSON.stringify(key)}` }))
-      : [{ field: fieldName(issue.path), message: issue.message }],
-  );
-  const tooMany = error.issues.find((issue) => issue.code === 'too_big' && issue.path.length === 1 && issue.path[0] === 'urls');
-  if (tooMany) {
-    return problemResponse('too-many-urls', 413, tooMany.message, { errors: [{ field: 'urls', message: tooMany.message }] });
-  }
-  const first = errors[0]!;
-  const detail = errors.length === 1 ? `${first.field}: ${first.message}` : `${errors.length} problems, first ${first.field}: ${first.message}`;
-  return problemResponse('invalid-request', 400, detail, { errors });
-}
-
-/** The GET form: query parameters are mapped onto the POST body shape, then the same schema runs. */
-const querySchemas = new WeakMap<object, $ZodType>();
-function querySchemaFor(env: Env): $ZodType {
-  const base = requestSchemaFor(env);
-  let schema = querySchemas.get(base);
-  if (!schema) {
-    schema = z.pipe(
-      z.transform((value) => queryToRequest(value as Record<string, string | string[]>)),
-      base,
-    );
-    querySchemas.set(base, schema);
-  }
-  return schema;
-}
-
-/** zod validation through @hono/zod-validator; the schema depends on the deployment's maxima. */
-const validate = (target: 'json' | 'query'): MiddlewareHandler<AppEnv> => {
-  return (c, next) => {
-    const schema = target === 'json' ? requestSchemaFor(c.env) : querySchemaFor(c.env);
-    const middleware = zValidator(target, schema, (result) => {
-      if (!result.success) return validationProblem(result.error);
-    }) as unknown as MiddlewareHandler<AppEnv>;
-    return middleware(c, next);
-  };
-};
-
-const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const type = c.req.header('content-type') ?? '';
-  const media = type.split(';')[0]!.trim().toLowerCase();
-  if (!/^application\/([\w.-]+\+)?json$/.test(media)) {
-    throw new ProblemException('unsupported-media-type', 415, `expected Content-Type application/json, got ${JSON.stringify(type || '(none)')}`, {
-      errors: [{ field: 'content-type', message: 'must be application/json' }],
-    });
-  }
-  return next();
-};
-
-const limitBody = bodyLimit({
-  maxSize: ENGINE.maxRequestBytes,
-  onError: () => {
-    throw new ProblemException('body-too-large', 413, `request body is over ${ENGINE.maxRequestBytes} bytes`, {
-      errors: [{ field: 'body', message: `at most ${ENGINE.maxRequestBytes} bytes` }],
-    });
-  },
 });
 
 /**
@@ -158,16 +107,11 @@ function wantsNdjson(accept: string | undefined): boolean {
   return !!accept && /application\/(x-ndjson|ndjson|jsonl)/i.test(accept);
 }
 
-app.post('/v1/fetch', limitBody, requireJson, validate('json'), (c) => answer(c, c.req.valid('json' as never)));
-app.get('/v1/fetch', validate('query'), (c) => answer(c, c.req.valid('query' as never)));
+app.post('/v1/fetch', limitBody, requireJson, validate('json', requestSchemaFor), (c) => answer(c, c.req.valid('json' as never)));
+app.get('/v1/fetch', validate('query', querySchemaFor), (c) => answer(c, c.req.valid('query' as never)));
 
-/** 405 with an Allow header for known paths and the wrong method. */
-const methodNotAllowed = (allow: string[]) => (c: Context<AppEnv>) =>
-  problemResponse('method-not-allowed', 405, `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(' or ')}`, {
-    errors: [{ field: 'method', message: `allowed: ${allow.join(', ')}` }],
-    headers: { allow: allow.join(', ') },
-  });
 app.all('/v1/fetch', methodNotAllowed(['GET', 'POST']));
+registerWatchRoutes(app);
 app.all('/health', methodNotAllowed(['GET']));
 
 app.notFound((c) =>

@@ -4,6 +4,18 @@
  * loudly on a value that is not a positive integer.
  */
 export interface Env {
+  /** D1 database with watch lists, runs and per-URL state (migrations/). */
+  DB: D1Database;
+  /** URLs (comma or whitespace separated) of the built-in watch list `default`. */
+  WATCH_URLS?: string;
+  /** Where a run with changes POSTs its summary. Passes the same URL guard as fetched URLs. */
+  NOTIFY_URL?: string;
+  /** Secret. Key of the HMAC-SHA256 signature in the notification's X-Fanout-Signature header. */
+  NOTIFY_SECRET?: string;
+  /** Runs kept per watch list (default 100). */
+  RUN_RETENTION?: string;
+  /** Most URLs per watch list (default 200). */
+  MAX_WATCH_URLS?: string;
   /** Secret. When set, every /v1/* route needs `Authorization: Bearer <API_TOKEN>`. */
   API_TOKEN?: string;
   /** "true" lets fanout fetch loopback/private addresses. Local development and tests only. */

@@ -1,9 +1,11 @@
 import { app } from './app';
+import { scheduled } from './cron';
 import type { Env } from './env';
 
 export type { Env } from './env';
 
-/** The Worker: the HTTP API (cron and queue handlers join here as they land). */
+/** The Worker: the HTTP API and the cron trigger, both over the same engine. */
 export default {
   fetch: app.fetch,
+  scheduled,
 } satisfies ExportedHandler<Env>;

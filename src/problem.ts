@@ -28,6 +28,7 @@ export type ProblemKind =
   | 'unauthorized'
   | 'not-found'
   | 'method-not-allowed'
+  | 'conflict'
   | 'misconfigured'
   | 'internal';
 
@@ -40,6 +41,7 @@ const TITLES: Record<ProblemKind, string> = {
   unauthorized: 'Unauthorized',
   'not-found': 'Not found',
   'method-not-allowed': 'Method not allowed',
+  conflict: 'Conflict',
   misconfigured: 'Service misconfigured',
   internal: 'Internal error',
 };

@@ -8,7 +8,7 @@
  * Runs in Node (vitest project `e2e`); the hostile test origin comes from the
  * root globalSetup, exactly as for the workerd tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
@@ -51,9 +51,19 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * it spawns), with its own persistence directory so parallel runs never share
  * state, and waits until GET /health answers 200.
  */
-async function startWranglerDev(): Promise<DevServer> {
+async function startWranglerDev(extraArgs: string[] = []): Promise<DevServer> {
   const port = await freePort();
   const persistTo = await mkdtemp(path.join(tmpdir(), 'fanout-e2e-'));
+  // node_modules/.bin first, so wrangler's `#!/usr/bin/env node` finds the pinned Node 22 (PLATFORM.md).
+  const env = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}`, WRANGLER_SEND_METRICS: 'false' };
+  // The D1 schema, as `npm run dev` applies it, into this server's own persistence directory.
+  const migrate = spawnSync(path.join(BIN, 'wrangler'), ['d1', 'migrations', 'apply', 'fanout', '--local', '--persist-to', persistTo], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (migrate.status !== 0) throw new Error(`wrangler d1 migrations apply failed:\n${migrate.stdout}\n${migrate.stderr}`);
   const args = [
     'dev',
     '--port', String(port),
@@ -63,13 +73,13 @@ async function startWranglerDev(): Promise<DevServer> {
     // A secret in production; `--var` sets it the same way for dev, so auth is tested end to end.
     '--var', `API_TOKEN:${TOKEN}`,
     '--persist-to', persistTo,
+    ...extraArgs,
   ];
   const child: ChildProcess = spawn(path.join(BIN, 'wrangler'), args, {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    // node_modules/.bin first, so wrangler's `#!/usr/bin/env node` finds the pinned Node 22 (PLATFORM.md).
-    env: { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}`, WRANGLER_SEND_METRICS: 'false' },
+    env,
   });
   let log = '';
   child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -123,8 +133,13 @@ let dev: DevServer;
 const auth = { authorization: `Bearer ${TOKEN}` };
 const jsonHeaders = { ...auth, 'content-type': 'application/json' };
 
+/** The built-in watch list (WATCH_URLS) points at these origin pages. */
+const watchScope = newScope('e2e-cron');
+const watched = [originUrl(watchScope, 'page?title=Watched%20one'), originUrl(watchScope, 'page?title=Watched%20two')];
+
 beforeAll(async () => {
-  dev = await startWranglerDev();
+  // --test-scheduled exposes /__scheduled?cron=..., the way to fire a cron trigger locally.
+  dev = await startWranglerDev(['--test-scheduled', '--var', `WATCH_URLS:${watched.join(',')}`]);
 });
 
 afterAll(async () => {
@@ -327,6 +342,36 @@ describe('fanout under wrangler dev', () => {
       client.abort();
       await res.body?.cancel().catch(() => undefined);
       expect((await cancelled(scope)).requests).toBe(5);
+    });
+  });
+
+  describe('cron triggers', () => {
+    it('Should run the built-in watch list when /__scheduled fires the cron, and store the run for /v1/runs/latest', async () => {
+      const before = await fetch(`${dev.base}/v1/runs/latest`, { headers: auth });
+      expect(before.status).toBe(404);
+      await before.arrayBuffer();
+
+      const fired = await fetch(`${dev.base}/__scheduled?cron=${encodeURIComponent('*/30 * * * *')}`);
+      expect(fired.status).toBe(200);
+      await fired.arrayBuffer();
+
+      // The scheduled handler finishes in ctx.waitUntil; poll until its run is stored.
+      let run: { watchlist: string; cron: string; results: { url: string; state: string; result: { title: string; ok: boolean } }[] } | undefined;
+      const deadline = Date.now() + 15_000;
+      while (!run && Date.now() < deadline) {
+        const res = await fetch(`${dev.base}/v1/runs/latest`, { headers: auth });
+        if (res.status === 200) run = await res.json();
+        else await res.arrayBuffer();
+        if (!run) await sleep(200);
+      }
+      expect(run).toBeDefined();
+      expect(run!.watchlist).toBe('default');
+      expect(run!.cron).toBe('*/30 * * * *');
+      expect(run!.results.map((r) => [r.url, r.state, r.result.ok, r.result.title])).toEqual([
+        [watched[0], 'new', true, 'Watched one'],
+        [watched[1], 'new', true, 'Watched two'],
+      ]);
+      expect((await stats(watchScope)).requests).toBe(2);
     });
   });
 

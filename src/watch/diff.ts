@@ -1,0 +1,74 @@
+import type { PageResult } from '../engine/fetch-page';
+
+/**
+ * Change detection between two checks of one URL. Only content fields are
+ * compared, never timings or byte counts, so an unchanged page is never flagged.
+ */
+
+/** The fields compared between runs, in the order `changes` lists them. */
+export const COMPARED_FIELDS = [
+  'status',
+  'finalUrl',
+  'title',
+  'description',
+  'lang',
+  'canonical',
+  'image',
+  'siteName',
+  'snippet',
+  'textHash',
+] as const;
+
+export type ComparedField = (typeof COMPARED_FIELDS)[number];
+
+/** What is kept of a good check to compare the next one against. */
+export type Content = { [K in ComparedField]: string | number | null };
+
+/**
+ * How a URL moved between runs:
+ * `new` (first check), `ok` (good then and now), `failing` (good before, failed now),
+ * `recovered` (failed before, good now), `still_failing`.
+ */
+export type UrlState = 'new' | 'ok' | 'failing' | 'recovered' | 'still_failing';
+
+/** What the previous run left for a URL. */
+export interface Previous {
+  ok: boolean;
+  content: Content | null;
+}
+
+export interface Verdict {
+  changed: boolean;
+  changes: ComparedField[];
+  state: UrlState;
+  /** The content to remember for next time (the previous one when this check failed or was a 304). */
+  content: Content | null;
+}
+
+/** The compared fields of a result. */
+export function contentOf(result: PageResult): Content {
+  const content = {} as Content;
+  for (const field of COMPARED_FIELDS) content[field] = (result[field as keyof PageResult] as string | number | null | undefined) ?? null;
+  return content;
+}
+
+/**
+ * Compares a check with what the previous run saw. A 304 (notModified) is
+ * unchanged by definition; a failure changes the state, never the content.
+ */
+export function compare(previous: Previous | null, result: PageResult, notModified: boolean): Verdict {
+  if (!result.ok) {
+    return {
+      changed: false,
+      changes: [],
+      state: previous === null ? 'new' : previous.ok ? 'failing' : 'still_failing',
+      content: previous?.content ?? null,
+    };
+  }
+  const state = previous === null ? 'new' : previous.ok ? 'ok' : 'recovered';
+  if (notModified) return { changed: false, changes: [], state, content: previous?.content ?? null };
+  const content = contentOf(result);
+  if (!previous?.content) return { changed: false, changes: [], state, content };
+  const changes = COMPARED_FIELDS.filter((field) => previous.content![field] !== content[field]);
+  return { changed: changes.length > 0, changes, state, content };
+}
