@@ -299,13 +299,27 @@ describe('body', () => {
     const scope = newScope('huge');
     // A held `gate` keeps the batch (and the invocation) alive, so the close seen below is fanout
     // cancelling the body at the cap, not the runtime tearing down a finished invocation.
-    const answer = fanout({ urls: [originUrl(scope, 'huge?mb=200'), originUrl(scope, 'gate')] });
+    // A query needs the whole page searched, so only the byte cap can stop the read here.
+    const answer = fanout({ urls: [originUrl(scope, 'huge?mb=200'), originUrl(scope, 'gate')], query: 'needle' });
     const s = await waitForStats(scope, (s) => s.closedEarly === 1 && s.held === 1 && s.inFlight === 1);
     expect(s.bytesSent).toBeLessThan(16 * MIB);
     await release(scope);
     const { results } = await answer;
     expect(results[0]).toMatchObject({ ok: true, truncated: true, bytes: 262_144, title: 'Huge page' });
     expect(results[1]).toMatchObject({ ok: true, title: 'gate' });
+  });
+
+  it('Should stop reading once the head is read and the snippet is full, well before `maxBytes`', async () => {
+    const scope = newScope('early');
+    const answer = fanout({ urls: [originUrl(scope, 'huge?mb=200'), originUrl(scope, 'gate')], maxBytes: 5_242_880 });
+    const s = await waitForStats(scope, (s) => s.closedEarly === 1 && s.held === 1 && s.inFlight === 1);
+    expect(s.bytesSent).toBeLessThan(16 * MIB);
+    await release(scope);
+    const { results } = await answer;
+    expect(results[0]).toMatchObject({ ok: true, truncated: true, title: 'Huge page' });
+    expect(results[0]!.snippet!.length).toBeGreaterThan(150);
+    // One read buffer or so, not the 5 MiB the cap would allow.
+    expect(results[0]!.bytes).toBeLessThan(262_144);
   });
 
   it('Should cut a page at `maxBytes` and say it is truncated', async () => {

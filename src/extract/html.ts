@@ -87,6 +87,8 @@ export async function extractHtml(
   let inTitle = false;
   let hidden = 0;
   let inHead = false;
+  /** True once the head is over (its end tag, <body>, or a block element seen). */
+  let headDone = false;
   let pendingVisible = '';
   let pendingSelected = '';
 
@@ -99,7 +101,10 @@ export async function extractHtml(
     .on('head', {
       element(el) {
         inHead = true;
-        atEnd(el, () => (inHead = false));
+        atEnd(el, () => {
+          inHead = false;
+          headDone = true;
+        });
       },
     })
     .on('base[href]', {
@@ -144,6 +149,7 @@ export async function extractHtml(
       element(el) {
         // A block (or <body>) means the head is over even when </head> was left out.
         inHead = false;
+        headDone = true;
         visible.separate();
         selected?.separate();
         hash?.separate();
@@ -183,11 +189,25 @@ export async function extractHtml(
     });
   }
 
+  /**
+   * Early stop: with no selector, query or text hash, the page has nothing more
+   * to give once the head is read and the snippet is full (metadata lives in
+   * <head>; the snippet is the first visible text). Saves CPU and bandwidth.
+   */
+  const stopEarly = !options.selector && !options.query && !options.hashText;
+  const enough = () => stopEarly && headDone && (options.snippetLength === 0 || visible.full);
+
   // Capture the input's own error (timeout, reset): the rewriter would otherwise surface a generic one.
   let inputError: unknown;
   const reader = body.getReader();
   const guarded = new ReadableStream<Uint8Array>({
     async pull(controller) {
+      if (enough()) {
+        // Everything asked for is in hand: stop reading, and cancelling tells the origin to stop sending.
+        controller.close();
+        await reader.cancel().catch(() => {});
+        return;
+      }
       try {
         const { done, value } = await reader.read();
         if (done) controller.close();
