@@ -7,29 +7,14 @@
  */
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import type { PageResult } from '../src/engine/batch';
 import { newScope, originUrl, release, stats, waitForStats } from './origin/client';
 
 const BASE = 'http://fanout.test';
 const MIB = 1024 * 1024;
 
-interface Result {
-  url: string;
-  ok: boolean;
-  status: number | null;
-  finalUrl: string | null;
-  contentType: string | null;
-  charset: string | null;
-  title: string | null;
-  description: string | null;
-  snippet: string | null;
-  lang: string | null;
-  canonical: string | null;
-  image: string | null;
-  siteName: string | null;
-  bytes: number;
-  truncated: boolean;
-  error: { code: string; message: string } | null;
-}
+/** A result as the API answers it (the engine's own type). */
+type Result = PageResult;
 
 /** Fetches one URL through POST /v1/fetch and returns its result; fails the test unless it is ok. */
 async function fetchOne(url: string, options: Record<string, unknown> = {}): Promise<Result> {

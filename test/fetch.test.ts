@@ -8,32 +8,17 @@
  */
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { runBatch } from '../src/engine/batch';
+import { runBatch, type BatchResult, type PageResult } from '../src/engine/batch';
 import { normalizeOptions } from '../src/options';
 import { newScope, originUrl, release, stats, waitForStats } from './origin/client';
 
 const BASE = 'http://fanout.test';
 const MIB = 1024 * 1024;
 
-interface Result {
-  url: string;
-  ok: boolean;
-  status: number | null;
-  finalUrl: string | null;
-  redirects: number;
-  contentType: string | null;
-  title: string | null;
-  snippet: string | null;
-  bytes: number;
-  truncated: boolean;
-  attempts: number;
-  error: { code: string; message: string; retryable: boolean } | null;
-}
+/** A result as the API answers it (the engine's own type). */
+type Result = PageResult;
 
-interface Answer {
-  results: Result[];
-  stats: { total: number; ok: number; failed: number; fetched: number; durationMs: number; deadlineReached: boolean };
-}
+type Answer = BatchResult;
 
 /** POST /v1/fetch through the Worker's real entry point; fails the test on anything but 200. */
 async function fanout(body: Record<string, unknown>, init: RequestInit = {}): Promise<Answer> {

@@ -130,7 +130,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** One try at a URL: the redirect chain by hand, each hop guarded, then the final body. */
+/** What one try at a URL (the redirect chain, then the final body) came to. */
 interface Attempt {
   result: PageResult;
   /** When set, the attempt failed in a way worth retrying after this many ms (null = use backoff). */
@@ -139,8 +139,8 @@ interface Attempt {
 
 /**
  * Fetches one URL: guard, redirects (every hop checked), retries with backoff,
- * a per-request timeout that starts when the request gets a header slot, the
- * body capped and extracted. Never throws: every outcome is a result.
+ * a per-attempt timeout that starts when the first request gets a header slot,
+ * the body capped and extracted. Never throws: every outcome is a result.
  */
 export async function fetchPage(url: string, ctx: PageContext, validators?: Validators): Promise<PageResult> {
   const { options, now } = ctx;
@@ -161,7 +161,7 @@ export async function fetchPage(url: string, ctx: PageContext, validators?: Vali
     last = attempt.result;
     const retriesLeft = attempts <= options.retries;
     if (!attempt.retry || !retriesLeft || ctx.signal.aborted) break;
-    let wait = attempt.retry.afterMs ?? backoffMs(attempts, random);
+    const wait = attempt.retry.afterMs ?? backoffMs(attempts, random);
     if (attempt.retry.afterMs !== null && attempt.retry.afterMs > ENGINE.retryAfterMaxMs) break; // Politeness: do not come back sooner than asked.
     // Never wait past the deadline: the result we have beats a `deadline` error.
     if (now() + wait >= ctx.deadlineAt) break;
@@ -194,7 +194,8 @@ async function attemptOnce(
   let redirects = 0;
   const fail = (error: FetchFailure, extra: Partial<PageResult> = {}): Attempt => ({
     result: failedResult(inputUrl, error, { redirects, finalUrl: current.href, ...extra }),
-    retry: error.retryable && (error.code === 'network') ? { afterMs: null } : null,
+    // Only network errors are retried from here; retryable statuses are handled where they are seen.
+    retry: error.code === 'network' ? { afterMs: null } : null,
   });
 
   // One clock per attempt, redirect hops included, started when the first request really goes out.

@@ -1,4 +1,4 @@
-import type { PageResult } from '../engine/fetch-page';
+import type { BatchStats, PageResult } from '../engine/batch';
 import type { FetchRequest } from '../options';
 import type { ComparedField, Content, Previous, UrlState } from './diff';
 
@@ -23,13 +23,8 @@ export interface WatchList {
   builtIn: boolean;
 }
 
-export interface RunStats {
-  total: number;
-  ok: number;
-  failed: number;
-  fetched: number;
-  durationMs: number;
-  deadlineReached: boolean;
+/** A run's totals: the batch's own, plus how the URLs moved since the previous run. */
+export interface RunStats extends BatchStats {
   changed: number;
   new: number;
   failing: number;
