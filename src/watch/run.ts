@@ -39,7 +39,12 @@ export async function runScheduled(env: Env, run: ScheduledRun): Promise<RunReco
       console.warn(`fanout cron: budget spent, watch list ${list.name} waits for the next tick`);
       continue;
     }
-    done.push(await runWatchlist(env, store, list, { ...run, now }, left));
+    try {
+      done.push(await runWatchlist(env, store, list, { ...run, now }, left));
+    } catch (error) {
+      // One list's failure (a D1 error, say) must not cost the lists after it their run.
+      console.error(`fanout cron: watch list ${list.name} failed:`, error);
+    }
   }
   return done;
 }

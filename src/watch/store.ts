@@ -85,6 +85,15 @@ export interface ChangeRecord {
   snippet: string | null;
 }
 
+/** Two JSON texts with the same value (key order ignored). */
+function sameJson(a: string, b: string): boolean {
+  const canonical = (value: unknown): unknown =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, v]) => [k, canonical(v)]))
+      : value;
+  return JSON.stringify(canonical(JSON.parse(a))) === JSON.stringify(canonical(JSON.parse(b)));
+}
+
 /** A new run id: the start time in base 36 (fixed width, so ids sort by time), then randomness. */
 export function newRunId(now: number): string {
   const random = crypto.getRandomValues(new Uint8Array(4));
@@ -138,18 +147,32 @@ const toRun = (row: RunRow): RunRecord => ({
 export class WatchStore {
   constructor(private readonly db: D1Database) {}
 
-  /** Creates or replaces a list; tells which. */
+  /**
+   * Creates or replaces a list; tells which. When the options change, what the
+   * earlier runs remembered of each URL is forgotten (validators and content,
+   * not the ok/failing state): it was extracted under the old options, so
+   * comparing against it would flag unchanged pages, and a 304 would carry a
+   * snippet forward that the new options would not produce.
+   */
   async putList(list: Pick<WatchList, 'name' | 'urls' | 'options' | 'crons'>, now: string): Promise<{ list: WatchList; created: boolean }> {
-    const existing = await this.db.prepare('SELECT created_at FROM watchlists WHERE name = ?1').bind(list.name).first<{ created_at: string }>();
-    const row = await this.db
+    const existing = await this.db
+      .prepare('SELECT created_at, options FROM watchlists WHERE name = ?1')
+      .bind(list.name)
+      .first<{ created_at: string; options: string }>();
+    const options = JSON.stringify(list.options);
+    const upsert = this.db
       .prepare(
         `INSERT INTO watchlists (name, urls, options, crons, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT (name) DO UPDATE SET urls = excluded.urls, options = excluded.options, crons = excluded.crons, updated_at = excluded.updated_at
          RETURNING *`,
       )
-      .bind(list.name, JSON.stringify(list.urls), JSON.stringify(list.options), list.crons === null ? null : JSON.stringify(list.crons), now)
-      .first<WatchListRow>();
-    return { list: toList(row!), created: existing === null };
+      .bind(list.name, JSON.stringify(list.urls), options, list.crons === null ? null : JSON.stringify(list.crons), now);
+    const optionsChanged = existing !== null && !sameJson(existing.options, options);
+    const statements = optionsChanged
+      ? [upsert, this.db.prepare('UPDATE url_state SET etag = NULL, last_modified = NULL, content = NULL WHERE watchlist = ?1').bind(list.name)]
+      : [upsert];
+    const [result] = await this.db.batch<WatchListRow>(statements);
+    return { list: toList(result!.results[0]!), created: existing === null };
   }
 
   async getList(name: string): Promise<WatchList | null> {

@@ -46,6 +46,30 @@ export async function resetScope(scope: string): Promise<void> {
   await (await control('POST', '__reset', scope)).arrayBuffer();
 }
 
+/** What `setVersion()` may set besides the version number. */
+export interface VersionOptions {
+  /** Replaces the version-dependent title. */
+  title?: string;
+  /** Replaces the version-dependent text. */
+  body?: string;
+  /** The status `versioned` answers with (e.g. 500 to make the page fail). @default 200 */
+  status?: number;
+}
+
+/**
+ * Makes `versioned?name=<name>` in the scope serve version `v` (every name starts at 1):
+ * a new ETag, Last-Modified, title, description and text, or `status` instead of the page.
+ */
+export async function setVersion(scope: string, name: string, v: number, options: VersionOptions = {}): Promise<void> {
+  const query = new URLSearchParams({ name, v: String(v) });
+  if (options.title !== undefined) query.set('title', options.title);
+  if (options.body !== undefined) query.set('body', options.body);
+  if (options.status !== undefined) query.set('status', String(options.status));
+  const res = await fetch(`${base()}/__version/${scope}?${query}`, { method: 'POST' });
+  if (!res.ok) throw new Error(`origin POST /__version/${scope}?${query} answered ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+}
+
 /** Options for `waitFor()`. */
 export interface WaitForOptions {
   /** @default 5000 */

@@ -11,7 +11,8 @@
  * each test picks (see `newScope()` in ./client.ts); all counters are kept per
  * scope, so tests running in parallel never see each other's traffic.
  * Control routes (not counted): `GET /__stats/<scope>`, `POST /__release/<scope>`,
- * `POST /__close-gate/<scope>`, `POST /__reset/<scope>`.
+ * `POST /__close-gate/<scope>`, `POST /__reset/<scope>`,
+ * `POST /__version/<scope>?name=X&v=N` (what `versioned?name=X` serves).
  */
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -30,7 +31,13 @@ export interface OriginLogEntry {
   /** Milliseconds since this scope's first request. */
   t: number;
   /** The request headers tests assert on. */
-  headers: { 'user-agent'?: string; accept?: string; 'if-none-match'?: string };
+  headers: { 'user-agent'?: string; accept?: string; 'if-none-match'?: string; 'if-modified-since'?: string };
+  /** The raw request body, for routes that read it (`hook`). */
+  body?: string;
+  /** Every request header, for routes that keep them (`hook`); repeated headers joined with ", ". */
+  allHeaders?: Record<string, string>;
+  /** The status the route answered with, for routes that record it (`versioned`, `hook`). */
+  status?: number;
 }
 
 /** What `GET /__stats/<scope>` answers. */
@@ -91,6 +98,19 @@ interface ScopeState {
   gateWaiters: Set<() => void>;
   /** Hits per exact request target, for `flaky` and `retry-after`. */
   hits: Map<string, number>;
+  /** What `versioned?name=X` serves, per name; set by `POST /__version/<scope>`. */
+  versions: Map<string, PageVersion>;
+}
+
+/** One version of a `versioned` page. */
+interface PageVersion {
+  v: number;
+  /** Overrides the version-dependent title. */
+  title?: string;
+  /** Overrides the version-dependent text. */
+  body?: string;
+  /** The status the page answers with (500 to make it fail); 304 logic applies only to 200. */
+  status: number;
 }
 
 interface Ctx {
@@ -103,6 +123,8 @@ interface Ctx {
   closed: boolean;
   /** Set when the origin itself killed the socket (`reset`), so it is not counted as closedEarly. */
   closedByOrigin: boolean;
+  /** This request's entry in the scope's log, for routes that add to it. */
+  entry: OriginLogEntry;
 }
 
 function newScopeState(): ScopeState {
@@ -119,6 +141,7 @@ function newScopeState(): ScopeState {
     inFlightByHost: new Map(),
     gateWaiters: new Set(),
     hits: new Map(),
+    versions: new Map(),
   };
 }
 
@@ -458,7 +481,97 @@ const ROUTES: Record<string, Route> = {
   'echo-headers'(ctx) {
     send(ctx, 200, { 'content-type': 'application/json' }, JSON.stringify(ctx.req.headers, null, 2));
   },
+
+  versioned(ctx) {
+    // A page that changes only when a test says so (`POST /__version/<scope>?name=X&v=N`), with
+    // validators per version: `ETag: "<name>-v<N>"` and a Last-Modified fixed per version.
+    // Knobs: `name` (default "page"), `deep=1` (only text past ~2000 fixed characters changes),
+    // `etag=0` / `lm=0` (leave that validator out, to test the other one alone).
+    const name = ctx.knobs.get('name') ?? 'page';
+    const version = ctx.scope.versions.get(name) ?? { v: 1, status: 200 };
+    ctx.entry.status = version.status;
+    if (version.status !== 200) return sendSmallHtml(ctx, version.status, `${name} status ${version.status}`);
+
+    const etag = `"${name}-v${version.v}"`;
+    const lastModifiedAt = versionDate(version.v);
+    const headers: http.OutgoingHttpHeaders = {};
+    if (ctx.knobs.get('etag') !== '0') headers.etag = etag;
+    if (ctx.knobs.get('lm') !== '0') headers['last-modified'] = lastModifiedAt.toUTCString();
+    if (notModified(ctx, headers, lastModifiedAt)) {
+      ctx.entry.status = 304;
+      return send(ctx, 304, headers);
+    }
+    sendHtml(ctx, 200, renderVersioned(name, version, ctx.knobs.get('deep') === '1'), headers);
+  },
+
+  async hook(ctx) {
+    // A notification receiver: keeps the raw body and every header in the log entry, and answers
+    // 503 to the first `fails` requests (per exact target), then 200.
+    if (ctx.req.method !== 'POST') return send(ctx, 405, { allow: 'POST' });
+    const chunks: Buffer[] = [];
+    for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
+    ctx.entry.body = Buffer.concat(chunks).toString('utf8');
+    const all: Record<string, string> = {};
+    for (const [key, value] of Object.entries(ctx.req.headers)) {
+      if (value !== undefined) all[key] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    ctx.entry.allHeaders = all;
+    const status = hit(ctx) <= intKnob(ctx.knobs, 'fails', 0) ? 503 : 200;
+    ctx.entry.status = status;
+    // `connection: close`: fanout pauses up to 2 s between notification attempts, longer than
+    // KEEP_ALIVE_TIMEOUT_MS, and workerd sometimes reuses the pooled socket this server has
+    // already closed; a POST on it fails with "Network connection lost" before reaching here.
+    // A fresh connection per request keeps the retry tests about the statuses they set.
+    send(ctx, status, { 'content-type': 'application/json', connection: 'close' }, JSON.stringify({ received: true }));
+  },
 };
+
+/** Last-Modified of version `v` of a `versioned` page: fixed, one day later per version. */
+function versionDate(v: number): Date {
+  return new Date(Date.UTC(2026, 0, 1) + v * 86_400_000);
+}
+
+/**
+ * Whether a conditional GET matches (RFC 9110 §13.1.2, §13.1.3): If-None-Match against the ETag
+ * sent; only without If-None-Match, If-Modified-Since not older than Last-Modified.
+ */
+function notModified(ctx: Ctx, headers: http.OutgoingHttpHeaders, lastModifiedAt: Date): boolean {
+  const ifNoneMatch = ctx.req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    const etag = headers.etag;
+    return typeof etag === 'string' && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+  }
+  const ifModifiedSince = ctx.req.headers['if-modified-since'];
+  if (ifModifiedSince === undefined || headers['last-modified'] === undefined) return false;
+  const since = Date.parse(ifModifiedSince);
+  // HTTP dates have whole seconds; Last-Modified is whole days here.
+  return !Number.isNaN(since) && since >= lastModifiedAt.getTime();
+}
+
+/** Fixed text that pushes `deep` pages' version-dependent text past the snippet (default 300 characters). */
+const DEEP_FILLER = Array.from({ length: 20 }, (_, i) => `<p>Fixed paragraph ${i + 1}. ${FILLER}</p>\n`).join('');
+
+/** The HTML of one version of a `versioned` page. */
+function renderVersioned(name: string, version: PageVersion, deep: boolean): string {
+  const text = version.body ?? `This is version ${version.v} of ${name}.`;
+  if (deep) {
+    // Title, description and the opening stay the same across versions; only text deep in the body moves.
+    const title = version.title ?? `${name} (deep)`;
+    return (
+      `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n` +
+      `<meta name="description" content="${escapeHtml(`Description of ${name}.`)}">\n</head>\n<body>\n` +
+      `<h1>${escapeHtml(title)}</h1>\n<p>The opening paragraph of ${escapeHtml(name)} never changes.</p>\n` +
+      DEEP_FILLER +
+      `<p>${escapeHtml(text)}</p>\n</body>\n</html>\n`
+    );
+  }
+  const title = version.title ?? `${name} v${version.v}`;
+  return (
+    `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${escapeHtml(title)}</title>\n` +
+    `<meta name="description" content="${escapeHtml(`Description of ${name}, version ${version.v}.`)}">\n</head>\n<body>\n` +
+    `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(text)}</p>\n<p>A second paragraph that stays the same.</p>\n</body>\n</html>\n`
+  );
+}
 
 /** 1-based count of requests to this exact target (path and query) in the scope; add a knob like `&k=a` for an independent counter. */
 function hit(ctx: Ctx): number {
@@ -478,14 +591,20 @@ function track(scope: ScopeState, req: http.IncomingMessage, res: http.ServerRes
     return Array.isArray(v) ? v.join(', ') : v;
   };
   scope.requests++;
-  scope.log.push({
+  const entry: OriginLogEntry = {
     path: req.url ?? '',
     route,
     host,
     method: req.method ?? '',
     t: Math.round(now - scope.startedAt),
-    headers: { 'user-agent': header('user-agent'), accept: header('accept'), 'if-none-match': header('if-none-match') },
-  });
+    headers: {
+      'user-agent': header('user-agent'),
+      accept: header('accept'),
+      'if-none-match': header('if-none-match'),
+      'if-modified-since': header('if-modified-since'),
+    },
+  };
+  scope.log.push(entry);
 
   scope.inFlight++;
   scope.maxInFlight = Math.max(scope.maxInFlight, scope.inFlight);
@@ -493,7 +612,7 @@ function track(scope: ScopeState, req: http.IncomingMessage, res: http.ServerRes
   scope.inFlightByHost.set(host, hostNow);
   scope.maxInFlightByHost[host] = Math.max(scope.maxInFlightByHost[host] ?? 0, hostNow);
 
-  const ctx: Ctx = { req, res, scope, route, knobs: new URLSearchParams(), closed: false, closedByOrigin: false };
+  const ctx: Ctx = { req, res, scope, route, knobs: new URLSearchParams(), closed: false, closedByOrigin: false, entry };
   const done = (): void => {
     if (ctx.closed) return;
     ctx.closed = true;
@@ -551,6 +670,27 @@ export async function startOrigin(): Promise<Origin> {
           json({ gateOpen: false });
         }
         return;
+      case '__version': {
+        // Sets what `versioned?name=X` serves: `?name=X&v=N` and optionally `&title=`, `&body=`, `&status=`.
+        if (!expect('POST')) return;
+        const query = new URL(req.url ?? '/', 'http://origin.invalid').searchParams;
+        const page = query.get('name') ?? 'page';
+        const v = Number(query.get('v') ?? '');
+        const status = Number(query.get('status') ?? '200');
+        if (!Number.isInteger(v) || v < 1 || !Number.isInteger(status) || status < 200 || status > 599) {
+          res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end(`origin: __version needs ?v=<integer >= 1> and an optional ?status=<200..599>, got ${query}`);
+          return;
+        }
+        const version: PageVersion = { v, status };
+        const title = query.get('title');
+        const body = query.get('body');
+        if (title !== null) version.title = title;
+        if (body !== null) version.body = body;
+        scopeFor(name).versions.set(page, version);
+        json({ name: page, ...version });
+        return;
+      }
       case '__reset':
         // Requests still in flight keep their old state object and no longer touch the new one.
         if (expect('POST')) {

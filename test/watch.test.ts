@@ -1,0 +1,370 @@
+/**
+ * The watch-list and runs API over HTTP, through the Worker's real fetch entry
+ * point, against the local D1 simulator. Storage may be shared between tests,
+ * so every test works on its own list names (and its own cron, so nobody
+ * else's tick runs its lists) and never counts rows it did not make.
+ */
+import { env, exports } from 'cloudflare:workers';
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { afterEach, describe, expect, it } from 'vitest';
+import worker from '../src/index';
+import type { Env } from '../src/env';
+import { newScope, originUrl } from './origin/client';
+
+const BASE = 'http://fanout.test';
+
+interface WatchListBody {
+  name: string;
+  urls: string[];
+  options: Record<string, unknown>;
+  crons: string[] | null;
+  createdAt: string;
+  updatedAt: string;
+  builtIn: boolean;
+}
+
+interface RunBody {
+  id: string;
+  watchlist: string;
+  cron: string | null;
+  scheduledTime: string;
+}
+
+interface Problem {
+  type: string;
+  status: number;
+  detail: string;
+  field: string;
+  errors: { field: string; message: string }[];
+}
+
+/** Calls the Worker with a modified environment (vars and secrets a test needs to change). */
+function withEnv(overrides: Partial<Env>, path: string, init?: RequestInit) {
+  return worker.fetch(new Request(`${BASE}${path}`, init), { ...(env as Env), ...overrides }, createExecutionContext());
+}
+
+function call(path: string, init?: RequestInit) {
+  return exports.default.fetch(`${BASE}${path}`, init);
+}
+
+const created = new Set<string>();
+
+/** A list name no other test uses; deleted after the test. */
+function newListName(prefix: string): string {
+  const name = newScope(prefix);
+  created.add(name);
+  return name;
+}
+
+function jsonInit(method: string, body: unknown): RequestInit {
+  return { method, headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) };
+}
+
+function putList(name: string, body: unknown, overrides?: Partial<Env>) {
+  const path = `/v1/watchlists/${name}`;
+  return overrides ? withEnv(overrides, path, jsonInit('PUT', body)) : call(path, jsonInit('PUT', body));
+}
+
+let cronCounter = 0;
+/**
+ * A cron expression only this test's lists follow (day-of-week 1 is this file's), so ticks
+ * from other tests never run them and these ticks run nothing else but lists with `crons: null`.
+ */
+function ownCron(): string {
+  cronCounter++;
+  return `${cronCounter % 60} ${Math.floor(cronCounter / 60) % 24} * * 1`;
+}
+
+/** One scheduled invocation, waited for to the end (its waitUntil work included). */
+async function tick(cron: string, overrides: Partial<Env> = {}): Promise<void> {
+  const controller = createScheduledController({ cron, scheduledTime: Date.UTC(2026, 10, 25, 12, 0) });
+  const ctx = createExecutionContext();
+  await worker.scheduled(controller, { ...(env as Env), ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+async function latestRunId(watchlist: string): Promise<string> {
+  const res = await call(`/v1/runs/latest?watchlist=${watchlist}`);
+  expect(res.status).toBe(200);
+  return (await res.json<RunBody>()).id;
+}
+
+async function expectProblem(res: Response, status: number, field: string): Promise<Problem> {
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  const problem = await res.json<Problem>();
+  expect({ status: res.status, field: problem.field }).toEqual({ status, field });
+  expect(problem.status).toBe(status);
+  expect(problem.type).toMatch(/^urn:fanout:problem:/);
+  expect(problem.detail.length).toBeGreaterThan(0);
+  return problem;
+}
+
+afterEach(async () => {
+  for (const name of created) await (await call(`/v1/watchlists/${name}`, { method: 'DELETE' })).arrayBuffer();
+  created.clear();
+});
+
+describe('PUT /v1/watchlists/:name', () => {
+  it('Should create a list with 201, replace it with 200, and answer the stored list both times', async () => {
+    const name = newListName('crud');
+    const first = await putList(name, { urls: ['http://example.com/a'], concurrency: 2, crons: ['*/30 * * * *'] });
+    expect(first.status).toBe(201);
+    const one = await first.json<WatchListBody>();
+    expect(one).toEqual({
+      name,
+      urls: ['http://example.com/a'],
+      options: { concurrency: 2 },
+      crons: ['*/30 * * * *'],
+      createdAt: expect.any(String),
+      updatedAt: one.createdAt,
+      builtIn: false,
+    });
+
+    const second = await putList(name, { urls: ['http://example.com/b', 'http://example.com/c'], timeoutMs: 5000 });
+    expect(second.status).toBe(200);
+    const two = await second.json<WatchListBody>();
+    // Replaced, not merged: the old option and crons are gone; creation time stays.
+    expect(two).toEqual({
+      name,
+      urls: ['http://example.com/b', 'http://example.com/c'],
+      options: { timeoutMs: 5000 },
+      crons: null,
+      createdAt: one.createdAt,
+      updatedAt: expect.any(String),
+      builtIn: false,
+    });
+
+    const got = await call(`/v1/watchlists/${name}`);
+    expect(got.status).toBe(200);
+    expect(await got.json()).toEqual(two);
+  });
+
+  it('Should accept a name of exactly 64 characters', async () => {
+    const name = newListName('n').padEnd(64, 'x');
+    created.add(name);
+    const res = await putList(name, { urls: ['http://example.com/'] });
+    expect(res.status).toBe(201);
+    expect((await res.json<WatchListBody>()).name).toBe(name);
+  });
+
+  it('Should answer 400 naming `body` for malformed JSON', async () => {
+    await expectProblem(await putList(newListName('bad'), '{"urls": ['), 400, 'body');
+  });
+
+  it('Should answer 415 naming `content-type` for a body that is not declared JSON', async () => {
+    const res = await call(`/v1/watchlists/${newListName('bad')}`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: '{"urls":["http://a/"]}' });
+    await expectProblem(res, 415, 'content-type');
+  });
+
+  it.each([
+    ['a name with a space', 'has%20space'],
+    ['a name of 65 characters', 'a'.repeat(65)],
+    ['a name starting with a dot', '.hidden'],
+  ])('Should answer 400 naming `name` for %s', async (_, name) => {
+    const res = await putList(name, { urls: ['http://example.com/'] });
+    await expectProblem(res, 400, 'name');
+    expect((await call(`/v1/watchlists/${name}`)).status).toBe(404);
+  });
+
+  it('Should answer 409 for the reserved name `default`', async () => {
+    await expectProblem(await putList('default', { urls: ['http://example.com/'] }), 409, 'name');
+  });
+
+  it.each([
+    [{ urls: ['http://a/'], crons: ['every minute'] }, 'crons[0]'],
+    [{ urls: ['http://a/'], crons: ['*/30 * * * *', '0 * * *'] }, 'crons[1]'],
+    [{ urls: ['http://a/'], crons: [] }, 'crons'],
+    [{ urls: ['http://a/'], crons: '*/30 * * * *' }, 'crons'],
+    [{ urls: ['http://a/'], concurreny: 3 }, 'concurreny'],
+    [{ urls: ['http://a/'], timeoutMs: 1.5 }, 'timeoutMs'],
+    [{ urls: [] }, 'urls'],
+    [{ crons: null }, 'urls'],
+  ])('Should answer 400 for %j naming %s', async (body, field) => {
+    const name = newListName('bad');
+    const problem = await expectProblem(await putList(name, body), 400, field);
+    expect(problem.errors[0]!.field).toBe(field);
+    // Nothing was stored.
+    expect((await call(`/v1/watchlists/${name}`)).status).toBe(404);
+  });
+
+  it('Should name an unknown option in the message', async () => {
+    const problem = await expectProblem(await putList(newListName('bad'), { urls: ['http://a/'], concurreny: 3 }), 400, 'concurreny');
+    expect(problem.detail).toContain('concurreny');
+  });
+
+  it('Should answer 413 naming `urls` for more URLs than MAX_WATCH_URLS, and take exactly that many', async () => {
+    const urls = ['http://a/1', 'http://a/2', 'http://a/3', 'http://a/4'];
+    const name = newListName('cap');
+    const problem = await expectProblem(await putList(name, { urls }, { MAX_WATCH_URLS: '3' }), 413, 'urls');
+    expect(problem.detail).toContain('3');
+    expect((await call(`/v1/watchlists/${name}`)).status).toBe(404);
+    expect((await putList(name, { urls: urls.slice(0, 3) }, { MAX_WATCH_URLS: '3' })).status).toBe(201);
+  });
+
+  it('Should answer 405 with Allow for a method the list route does not take', async () => {
+    const res = await call(`/v1/watchlists/${newListName('m')}`, jsonInit('POST', { urls: ['http://a/'] }));
+    await expectProblem(res, 405, 'method');
+    expect(res.headers.get('allow')).toBe('GET, PUT, DELETE');
+  });
+});
+
+describe('GET and DELETE /v1/watchlists', () => {
+  it('Should list stored lists with their urlCount instead of their URLs', async () => {
+    const small = newListName('list');
+    const big = newListName('list');
+    expect((await putList(small, { urls: ['http://a/1'] })).status).toBe(201);
+    expect((await putList(big, { urls: ['http://a/1', 'http://a/2', 'http://a/3'], crons: ['0 * * * *'] })).status).toBe(201);
+    const res = await call('/v1/watchlists');
+    expect(res.status).toBe(200);
+    const { watchlists } = await res.json<{ watchlists: (Omit<WatchListBody, 'urls'> & { urls?: string[]; urlCount: number })[] }>();
+    const mine = watchlists.filter((l) => l.name === small || l.name === big);
+    expect(mine).toHaveLength(2);
+    expect(mine.find((l) => l.name === small)).toMatchObject({ urlCount: 1, crons: null, builtIn: false });
+    expect(mine.find((l) => l.name === big)).toMatchObject({ urlCount: 3, crons: ['0 * * * *'], builtIn: false });
+    for (const list of mine) expect(list).not.toHaveProperty('urls');
+  });
+
+  it('Should answer 404 for a list that does not exist', async () => {
+    await expectProblem(await call(`/v1/watchlists/${newListName('none')}`), 404, 'name');
+  });
+
+  it('Should delete with 204, then answer 404 to GET and DELETE', async () => {
+    const name = newListName('del');
+    expect((await putList(name, { urls: ['http://a/'] })).status).toBe(201);
+    const res = await call(`/v1/watchlists/${name}`, { method: 'DELETE' });
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe('');
+    await expectProblem(await call(`/v1/watchlists/${name}`), 404, 'name');
+    await expectProblem(await call(`/v1/watchlists/${name}`, { method: 'DELETE' }), 404, 'name');
+  });
+
+  it('Should delete a list\'s runs with it', async () => {
+    const scope = newScope('del-runs');
+    const name = newListName('del-runs');
+    const cron = ownCron();
+    expect((await putList(name, { urls: [originUrl(scope, 'page')], crons: [cron] })).status).toBe(201);
+    await tick(cron);
+    const id = await latestRunId(name);
+    expect((await call(`/v1/watchlists/${name}`, { method: 'DELETE' })).status).toBe(204);
+    await expectProblem(await call(`/v1/runs/${id}`), 404, 'id');
+    await expectProblem(await call(`/v1/runs/latest?watchlist=${name}`), 404, 'watchlist');
+    // Nothing of the list is left in D1: no run results, no remembered URL state.
+    const left = await env.DB.prepare(
+      'SELECT (SELECT COUNT(*) FROM run_results WHERE run_id = ?1) AS results, (SELECT COUNT(*) FROM url_state WHERE watchlist = ?2) AS state',
+    )
+      .bind(id, name)
+      .first<{ results: number; state: number }>();
+    expect(left).toEqual({ results: 0, state: 0 });
+  });
+});
+
+describe('the built-in list `default` (WATCH_URLS)', () => {
+  it('Should show WATCH_URLS as `default`, builtIn, with its URL count', async () => {
+    const res = await withEnv({ WATCH_URLS: 'http://a/ http://b/' }, '/v1/watchlists');
+    const { watchlists } = await res.json<{ watchlists: (WatchListBody & { urlCount: number })[] }>();
+    expect(watchlists.filter((l) => l.name === 'default')).toEqual([expect.objectContaining({ name: 'default', builtIn: true, urlCount: 2, crons: null })]);
+    const one = await withEnv({ WATCH_URLS: 'http://a/ http://b/' }, '/v1/watchlists/default');
+    expect(await one.json()).toMatchObject({ name: 'default', builtIn: true, urls: ['http://a/', 'http://b/'] });
+  });
+
+  it('Should split WATCH_URLS on commas and any whitespace', async () => {
+    const res = await withEnv({ WATCH_URLS: ' http://a/,http://b/\n\thttp://c/ , ' }, '/v1/watchlists/default');
+    expect((await res.json<WatchListBody>()).urls).toEqual(['http://a/', 'http://b/', 'http://c/']);
+  });
+
+  it('Should refuse to delete `default` with 409 while WATCH_URLS names URLs', async () => {
+    await expectProblem(await withEnv({ WATCH_URLS: 'http://a/ http://b/' }, '/v1/watchlists/default', { method: 'DELETE' }), 409, 'name');
+  });
+
+  it('Should not list `default` when WATCH_URLS is empty', async () => {
+    const res = await withEnv({ WATCH_URLS: '' }, '/v1/watchlists');
+    const { watchlists } = await res.json<{ watchlists: WatchListBody[] }>();
+    expect(watchlists.map((l) => l.name)).not.toContain('default');
+    await expectProblem(await withEnv({ WATCH_URLS: '' }, '/v1/watchlists/default'), 404, 'name');
+  });
+});
+
+describe('GET /v1/runs', () => {
+  it('Should page through a list\'s runs newest first with limit and cursor', async () => {
+    const scope = newScope('paging');
+    const name = newListName('paging');
+    const cron = ownCron();
+    expect((await putList(name, { urls: [originUrl(scope, 'page')], crons: [cron] })).status).toBe(201);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await tick(cron);
+      ids.push(await latestRunId(name));
+    }
+    expect(new Set(ids).size).toBe(3);
+    const newestFirst = [...ids].reverse();
+
+    const first = await call(`/v1/runs?watchlist=${name}&limit=2`);
+    expect(first.status).toBe(200);
+    const page1 = await first.json<{ runs: RunBody[]; nextCursor: string | null }>();
+    expect(page1.runs.map((r) => r.id)).toEqual(newestFirst.slice(0, 2));
+    expect(page1.nextCursor).toBe(newestFirst[1]);
+    for (const run of page1.runs) expect(run).toMatchObject({ watchlist: name, cron, scheduledTime: '2026-11-25T12:00:00.000Z' });
+
+    const second = await call(`/v1/runs?watchlist=${name}&limit=2&cursor=${page1.nextCursor}`);
+    const page2 = await second.json<{ runs: RunBody[]; nextCursor: string | null }>();
+    expect(page2.runs.map((r) => r.id)).toEqual(newestFirst.slice(2));
+    expect(page2.nextCursor).toBeNull();
+
+    // Without a limit, all three fit on one page.
+    const all = await (await call(`/v1/runs?watchlist=${name}`)).json<{ runs: RunBody[]; nextCursor: string | null }>();
+    expect(all.runs.map((r) => r.id)).toEqual(newestFirst);
+    expect(all.nextCursor).toBeNull();
+  });
+
+  it.each(['0', '101', '1.5', 'ten', ''])('Should answer 400 naming `limit` for limit=%j', async (limit) => {
+    await expectProblem(await call(`/v1/runs?limit=${limit}`), 400, 'limit');
+  });
+
+  it('Should answer 400 naming `cursor` for a cursor that is not a run id', async () => {
+    await expectProblem(await call('/v1/runs?cursor=not-a-run-id'), 400, 'cursor');
+  });
+
+  it('Should answer 404 naming `watchlist` for the latest run of a list that never ran', async () => {
+    const name = newListName('never');
+    expect((await putList(name, { urls: ['http://a/'] })).status).toBe(201);
+    await expectProblem(await call(`/v1/runs/latest?watchlist=${name}`), 404, 'watchlist');
+  });
+
+  it('Should answer 404 naming `id` for an unknown run id', async () => {
+    await expectProblem(await call('/v1/runs/000000000-00000000'), 404, 'id');
+    await expectProblem(await call('/v1/runs/nope'), 404, 'id');
+  });
+
+  it('Should answer 400 naming `since` for /v1/changes with a time that is not ISO 8601', async () => {
+    await expectProblem(await call('/v1/changes?since=yesterday'), 400, 'since');
+  });
+});
+
+describe('auth', () => {
+  it.each([
+    ['GET', '/v1/watchlists'],
+    ['GET', '/v1/watchlists/some-list'],
+    ['PUT', '/v1/watchlists/some-list'],
+    ['DELETE', '/v1/watchlists/some-list'],
+    ['GET', '/v1/runs'],
+    ['GET', '/v1/runs/latest'],
+    ['GET', '/v1/changes'],
+  ])('Should answer 401 to %s %s without the token', async (method, path) => {
+    const init = method === 'PUT' ? jsonInit('PUT', { urls: ['http://a/'] }) : { method };
+    const res = await withEnv({ API_TOKEN: 'secret-token' }, path, init);
+    await expectProblem(res, 401, 'authorization');
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  });
+
+  it('Should let the right token through', async () => {
+    const name = newListName('auth');
+    const put = await withEnv({ API_TOKEN: 'secret-token' }, `/v1/watchlists/${name}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer secret-token' },
+      body: JSON.stringify({ urls: ['http://a/'] }),
+    });
+    expect(put.status).toBe(201);
+    const list = await withEnv({ API_TOKEN: 'secret-token' }, '/v1/watchlists', { headers: { authorization: 'Bearer secret-token' } });
+    expect(list.status).toBe(200);
+  });
+});
