@@ -9,56 +9,15 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { afterEach, describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import type { Env } from '../src/env';
+import type { RunEntry, RunRecord } from '../src/watch/store';
 import { newScope, originUrl, setVersion, stats, waitForStats, type OriginLogEntry } from './origin/client';
 
 const BASE = 'http://fanout.test';
 const SCHEDULED_TIME = Date.UTC(2026, 10, 25, 12, 30);
 
-interface PageResultBody {
-  url: string;
-  ok: boolean;
-  status: number | null;
-  title: string | null;
-  description: string | null;
-  snippet: string | null;
-  textHash?: string;
-  etag: string | null;
-  lastModified: string | null;
-  error: { code: string; message: string } | null;
-}
-
-interface RunEntryBody {
-  index: number;
-  url: string;
-  changed: boolean;
-  changes: string[];
-  state: string;
-  notModified: boolean;
-  result: PageResultBody;
-}
-
-interface RunBody {
-  id: string;
-  watchlist: string;
-  cron: string | null;
-  scheduledTime: string;
-  startedAt: string;
-  finishedAt: string;
-  stats: {
-    total: number;
-    ok: number;
-    failed: number;
-    deadlineReached: boolean;
-    changed: number;
-    new: number;
-    failing: number;
-    recovered: number;
-    notModified: number;
-  };
-  changed: number;
-  notification: { ok: boolean; attempts: number; status: number | null; error: string | null } | null;
-  results: RunEntryBody[];
-}
+/** A run as GET /v1/runs/:id answers it (the store's own types). */
+type RunBody = RunRecord & { results: RunEntry[] };
+type RunEntryBody = RunEntry;
 
 interface ChangeBody {
   runId: string;

@@ -9,26 +9,14 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { afterEach, describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import type { Env } from '../src/env';
+import type { RunRecord, WatchList } from '../src/watch/store';
 import { newScope, originUrl } from './origin/client';
 
 const BASE = 'http://fanout.test';
 
-interface WatchListBody {
-  name: string;
-  urls: string[];
-  options: Record<string, unknown>;
-  crons: string[] | null;
-  createdAt: string;
-  updatedAt: string;
-  builtIn: boolean;
-}
-
-interface RunBody {
-  id: string;
-  watchlist: string;
-  cron: string | null;
-  scheduledTime: string;
-}
+/** The API's bodies are the store's own types. */
+type WatchListBody = WatchList;
+type RunBody = RunRecord;
 
 interface Problem {
   type: string;

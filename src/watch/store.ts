@@ -1,6 +1,7 @@
 import type { BatchStats, PageResult } from '../engine/batch';
 import type { FetchRequest } from '../options';
 import type { ComparedField, Content, Previous, UrlState } from './diff';
+import type { NotifyOutcome } from './notify';
 
 /**
  * Watch lists, runs and per-URL state in D1. Bulk writes pass one JSON
@@ -42,7 +43,8 @@ export interface RunRecord {
   finishedAt: string;
   stats: RunStats;
   changed: number;
-  notification: unknown;
+  /** What happened to the NOTIFY_URL call, when one was made. */
+  notification: NotifyOutcome | null;
 }
 
 /** One URL's entry in a run. */
@@ -269,7 +271,7 @@ export class WatchStore {
   }
 
   /** Records the notification outcome on a run. */
-  async setNotification(runId: string, outcome: unknown): Promise<void> {
+  async setNotification(runId: string, outcome: NotifyOutcome): Promise<void> {
     await this.db.prepare('UPDATE runs SET notification = ?2 WHERE id = ?1').bind(runId, JSON.stringify(outcome)).run();
   }
 
