@@ -1,0 +1,137 @@
+/**
+ * The contenders: fanout in workerd (called over HTTP like a user), and the two peers
+ * (child processes driven over stdin/stdout). Each run answers the same record:
+ * makespan and first result (measured here, client-side), CPU ms of the contender's own
+ * process(es) from /proc, peak RSS growth, and the per-URL results for checking.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpuDelta, cpuSnapshot, sampleRss } from './proc.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PEERS = path.join(HERE, '..', 'peers');
+/** CPU a process spends after its last byte (closing sockets, freeing) still belongs to the run. */
+const SETTLE_MS = 50;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Per-URL limits that never bind in the bench: it measures speed, not timeouts. */
+export const FANOUT_LIMITS = { timeoutMs: 60_000, deadlineMs: 120_000 };
+/** fanout's default maxBytes and snippetLength; the peers get the same caps, so it is the same job. */
+export const MAX_BYTES = 262_144;
+export const SNIPPET_LENGTH = 300;
+
+/**
+ * fanout in workerd (under wrangler dev, or bare): one POST /v1/fetch per run, JSON (or
+ * NDJSON when the scenario measures the first result). CPU is the workerd processes' (under
+ * wrangler dev: the Worker's and the dev proxy's), RSS the Worker's workerd.
+ */
+export function fanoutContender(dev, name = 'fanout') {
+  return {
+    name,
+    async run(scenario, urls) {
+      const { worker, all } = dev.workerd();
+      const ndjson = scenario.kind === 'first';
+      const before = cpuSnapshot(all);
+      const workerBefore = cpuSnapshot([worker]);
+      const rss = sampleRss(worker);
+      const t0 = performance.now();
+      const res = await fetch(`${dev.base}/v1/fetch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: ndjson ? 'application/x-ndjson' : 'application/json' },
+        body: JSON.stringify({ urls, concurrency: scenario.concurrency, ...FANOUT_LIMITS }),
+      });
+      let firstResultMs = null;
+      let results;
+      if (ndjson) {
+        results = new Array(urls.length);
+        const decoder = new TextDecoder();
+        let buffered = '';
+        for await (const chunk of res.body) {
+          buffered += decoder.decode(chunk, { stream: true });
+          for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (!line) continue;
+            const parsed = JSON.parse(line);
+            if (parsed.index === undefined) continue;
+            firstResultMs ??= performance.now() - t0;
+            results[parsed.index] = parsed;
+          }
+        }
+      } else {
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`fanout answered ${res.status}: ${text.slice(0, 500)}`);
+        results = JSON.parse(text).results;
+      }
+      const makespanMs = performance.now() - t0;
+      await sleep(SETTLE_MS);
+      const memory = rss.stop();
+      const after = cpuSnapshot(all);
+      return {
+        makespanMs,
+        firstResultMs,
+        cpuMs: cpuDelta(before, after),
+        workerCpuMs: cpuDelta(workerBefore, cpuSnapshot([worker])),
+        rss: memory,
+        results: results.map((r) => (r ? { ok: r.ok, status: r.status, title: r.title, snippet: r.snippet, bytes: r.bytes, error: r.error?.code } : null)),
+      };
+    },
+  };
+}
+
+/** Runs a peer script for one run: job in, "ready", then "go", then one JSON line out. */
+function peerContender(name, command, args) {
+  return {
+    name,
+    async run(scenario, urls, warmup) {
+      const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const next = async (what) => {
+        const { value, done } = await lines.next();
+        if (done) throw new Error(`${name} exited before ${what} (code ${child.exitCode})`);
+        return value;
+      };
+      try {
+        child.stdin.write(
+          `${JSON.stringify({ urls, concurrency: scenario.concurrency, maxBytes: MAX_BYTES, snippetLength: SNIPPET_LENGTH, timeoutMs: FANOUT_LIMITS.timeoutMs, warmup })}\n`,
+        );
+        if ((await next('ready')) !== 'ready') throw new Error(`${name} did not say ready`);
+        const before = cpuSnapshot([child.pid]);
+        const rss = sampleRss(child.pid);
+        const t0 = performance.now();
+        child.stdin.write('go\n');
+        const out = JSON.parse(await next('its result'));
+        const makespanMs = performance.now() - t0;
+        await sleep(SETTLE_MS);
+        const memory = rss.stop();
+        const cpuMs = cpuDelta(before, cpuSnapshot([child.pid]));
+        return { makespanMs, firstResultMs: out.firstResultMs, peerMakespanMs: out.makespanMs, cpuMs, rss: memory, results: out.results };
+      } finally {
+        child.stdin.end();
+        await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))]);
+      }
+    },
+  };
+}
+
+export function nodePeer(nodeBinary = process.execPath) {
+  return peerContender('node', nodeBinary, [path.join(PEERS, 'node-peer.mjs')]);
+}
+
+/**
+ * The aiohttp peer, on the first Python that imports aiohttp: Debian's /usr/bin/python3
+ * (python3-aiohttp), then whatever python3 is first on PATH. Null when none does.
+ */
+export function aiohttpPeer() {
+  for (const python of ['/usr/bin/python3', 'python3']) {
+    const probe = spawnSync(python, ['-c', 'import aiohttp, sys; print(aiohttp.__version__, sys.version.split()[0])'], { encoding: 'utf8' });
+    if (probe.status === 0) {
+      const [aiohttp, version] = probe.stdout.trim().split(' ');
+      return { ...peerContender('aiohttp', python, [path.join(PEERS, 'aiohttp_peer.py')]), version: { python: version, aiohttp, binary: python } };
+    }
+  }
+  return null;
+}

@@ -1,0 +1,95 @@
+/**
+ * The plain Node peer: what a Node user writes instead of fanout. Global fetch
+ * (undici) with a bounded pool (p-limit), each body read up to a byte cap, then the
+ * title by regex and the first N characters of tag-stripped text.
+ *
+ * Protocol (the bench runner drives it; usable by hand too):
+ *   stdin line 1: the job, JSON {"urls": [...], "concurrency": N, "maxBytes": B, "snippetLength": L, "warmup": [...]}
+ *   stdout:       "ready" once parsed and warmed up (the runner samples CPU/RSS then)
+ *   stdin line 2: "go" (or EOF) starts the run
+ *   stdout:       one JSON line {"makespanMs", "firstResultMs", "results": [{ok, status, title, snippet, bytes}]}
+ *   then waits for stdin to close, so the runner can read this process's CPU time before it exits.
+ */
+import { createInterface } from 'node:readline';
+import pLimit from 'p-limit';
+
+const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
+const decodeEntities = (s) =>
+  s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e) => {
+    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1)));
+    return ENTITIES[e.toLowerCase()] ?? m;
+  });
+const collapse = (s) => s.replace(/\s+/g, ' ').trim();
+
+/** Title and the first `n` characters of visible text, the way a quick script does it. */
+export function extract(html, n) {
+  const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(html);
+  const bodyAt = html.search(/<body[\s>]/i);
+  const text = (bodyAt >= 0 ? html.slice(bodyAt) : html)
+    .replace(/<(script|style|noscript|template)[\s\S]*?<\/\1>/gi, ' ')
+    .replace(/<[^>]*>/g, ' ');
+  return {
+    title: title ? collapse(decodeEntities(title[1])) : null,
+    snippet: collapse(decodeEntities(text)).slice(0, n) || null,
+  };
+}
+
+/** Reads at most `maxBytes` of a body, then cancels the rest (the origin stops sending). */
+async function readCapped(body, maxBytes) {
+  const reader = body.getReader();
+  const parts = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    bytes += value.byteLength;
+    if (bytes >= maxBytes) {
+      await reader.cancel();
+      break;
+    }
+  }
+  const buf = Buffer.concat(parts, bytes).subarray(0, maxBytes);
+  return { text: new TextDecoder().decode(buf), bytes: buf.byteLength };
+}
+
+async function fetchOne(url, job) {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(job.timeoutMs ?? 60_000) });
+    const { text, bytes } = res.body ? await readCapped(res.body, job.maxBytes) : { text: '', bytes: 0 };
+    return { ok: res.ok, status: res.status, ...extract(text, job.snippetLength), bytes };
+  } catch (error) {
+    return { ok: false, status: null, title: null, snippet: null, bytes: 0, error: String(error?.cause ?? error) };
+  }
+}
+
+async function run(job) {
+  const limit = pLimit(job.concurrency);
+  const start = performance.now();
+  let firstResultMs = null;
+  const results = await Promise.all(
+    job.urls.map((url) =>
+      limit(async () => {
+        const result = await fetchOne(url, job);
+        firstResultMs ??= performance.now() - start;
+        return result;
+      }),
+    ),
+  );
+  return { makespanMs: performance.now() - start, firstResultMs, results };
+}
+
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const job = JSON.parse((await lines.next()).value);
+// Off the clock, as a long-running user process would be: the code warmed up and keep-alive
+// connections open (the runner passes `warmup` URLs; fanout's workerd is warm the same way).
+if (job.warmup?.length) await run({ ...job, urls: job.warmup });
+process.stdout.write('ready\n');
+await lines.next();
+const out = await run(job);
+process.stdout.write(`${JSON.stringify(out)}\n`);
+// Stay alive until the runner has read our CPU time and closes stdin.
+while (!(await lines.next()).done) {
+  /* wait */
+}
+process.exit(0);

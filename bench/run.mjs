@@ -1,0 +1,247 @@
+/**
+ * fanout's benchmark: `npm run bench` (full) and `npm run bench:smoke` (tiny, for CI).
+ *
+ * Starts the bench origin (bench/origin.mjs) and fanout under `wrangler dev` once, then
+ * for every scenario runs the contenders in turn, A B C A B C ..., BENCH_ROUNDS times, and
+ * reports medians: a table on stdout, bench/results/latest.json and latest.svg (full run only).
+ *
+ * Environment knobs:
+ *   BENCH_ROUNDS=3            rounds per scenario (smoke: 1)
+ *   BENCH_SCENARIOS=a,b       only these scenarios (names in bench/lib/scenarios.mjs)
+ *   BENCH_CONTENDERS=fanout,node,aiohttp   only these contenders
+ *   BENCH_FANOUT_ROOT=dir     run the Worker from another checkout (to measure a change to src/ first)
+ *   BENCH_OUT=dir             where latest.json/latest.svg go (default bench/results)
+ *
+ * Exit status: non-zero if fanout returned a wrong result (not ok, wrong title, no snippet)
+ * for any URL, in either mode.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { aiohttpPeer, fanoutContender, MAX_BYTES, nodePeer, SNIPPET_LENGTH } from './lib/contenders.mjs';
+import { addRatios, judge, summarize, svg, table } from './lib/report.mjs';
+import { fullScenarios, smokeScenarios } from './lib/scenarios.mjs';
+import { startOriginProcess, urlsOf } from './lib/origin-process.mjs';
+import { startBareWorkerd } from './lib/workerd.mjs';
+import { startWranglerDev } from './lib/wrangler.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const smoke = process.argv.includes('--smoke');
+const rounds = Number(process.env.BENCH_ROUNDS ?? (smoke ? 1 : 3));
+const only = process.env.BENCH_SCENARIOS?.split(',').filter(Boolean);
+const wanted = process.env.BENCH_CONTENDERS?.split(',').filter(Boolean) ?? (smoke ? ['fanout', 'node'] : ['fanout', 'fanout-bare', 'floor', 'node', 'aiohttp']);
+const outDir = process.env.BENCH_OUT ?? path.join(HERE, 'results');
+const fanoutRoot = path.resolve(process.env.BENCH_FANOUT_ROOT ?? ROOT);
+/**
+ * Bench settings for wrangler dev, not the deployed defaults: the 600- and 2,000-URL
+ * scenarios need MAX_URLS above its default 100 (one batch, as a user of a self-hosted
+ * fanout with a raised limit would send); MAX_CONCURRENCY is the default 50, stated.
+ */
+const DEV_VARS = { ALLOW_PRIVATE_HOSTS: 'true', MAX_URLS: '2000', MAX_CONCURRENCY: '50' };
+
+const log = (line) => process.stdout.write(`${line}\n`);
+
+/** Counts results that are ok, carry the expected title and a snippet, within the byte cap; lists the first few wrong ones. */
+function check(scenario, results, snippet = true) {
+  let correct = 0;
+  const wrong = [];
+  scenario.urls.forEach((u, i) => {
+    const r = results[i];
+    // The byte cap holds too: a result never reports more body read than maxBytes.
+    if (r && r.ok && r.title === u.title && (r.snippet || !snippet) && !(r.bytes > MAX_BYTES)) correct++;
+    else if (wrong.length < 3) wrong.push({ index: i, expected: u.title, got: r ? { ...r, snippet: r.snippet?.slice(0, 40) } : null });
+  });
+  return { correct, wrong };
+}
+
+function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
+  const git = (...args) => {
+    try {
+      return execFileSync('git', args, { cwd: fanoutRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const pkg = (name) => {
+    try {
+      return JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    nproc: os.availableParallelism(),
+    cpu: model,
+    ramGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    kernel: os.release(),
+    node: process.version,
+    wrangler: pkg('wrangler'),
+    workerd: pkg('workerd'),
+    commit: git('rev-parse', '--short', 'HEAD'),
+    dirty: git('status', '--porcelain', '--', 'src', 'wrangler.toml') ? true : false,
+  };
+}
+
+async function main() {
+  const started = Date.now();
+  const scenarios = (smoke ? smokeScenarios() : fullScenarios()).filter((s) => !only || only.includes(s.name));
+  const origin = await startOriginProcess();
+  let dev;
+  let bare;
+  let floor;
+  const cleanup = async () => {
+    origin.stop();
+    await dev?.stop();
+    await bare?.stop();
+    await floor?.stop();
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  try {
+    const contenders = [];
+    if (wanted.includes('fanout')) {
+      log(`starting wrangler dev (a snapshot of ${path.relative(process.cwd(), fanoutRoot) || '.'}/src) with bench settings: ${Object.entries(DEV_VARS).map(([k, v]) => `--var ${k}:${v}`).join(' ')}`);
+      dev = await startWranglerDev({ root: fanoutRoot, vars: DEV_VARS });
+      contenders.push(fanoutContender(dev));
+    }
+    if (wanted.includes('fanout-bare')) {
+      log('starting bare workerd with the same Worker, bundled by `wrangler deploy --dry-run` (no dev proxy, no inspector)');
+      bare = await startBareWorkerd({ root: fanoutRoot, vars: DEV_VARS });
+      contenders.push(fanoutContender(bare, 'fanout-bare'));
+    }
+    if (wanted.includes('floor')) {
+      log('starting the floor Worker in bare workerd (fetch + <title> only, 16 KiB per URL; CPU scenarios only)');
+      floor = await startBareWorkerd({ root: fanoutRoot, vars: {}, script: path.join(HERE, 'floor', 'worker.js') });
+      contenders.push({ ...fanoutContender(floor, 'floor'), only: ['throughput', 'budget50'], checksSnippet: false });
+    }
+    if (wanted.includes('node')) contenders.push(nodePeer());
+    let python = null;
+    if (wanted.includes('aiohttp')) {
+      const peer = aiohttpPeer();
+      if (peer) {
+        python = peer.version;
+        contenders.push(peer);
+      } else {
+        log('aiohttp peer skipped: install with `apt-get install -y python3-aiohttp`');
+      }
+    }
+    const names = contenders.map((c) => c.name);
+
+    // Warm-up, off the clock: fanout's workerd compiles the Worker on its first batch.
+    // The peers warm up inside each run, before they say "ready" (same URLs: 0 ms, small pages).
+    const warmup = Array.from({ length: 32 }, (_, i) => `${origin.base}/b/warmup/${i}?d=0&s=30000`);
+    for (const runtime of [dev, bare, floor].filter(Boolean)) {
+      for (let i = 0; i < 3; i++) {
+        await (
+          await fetch(`${runtime.base}/v1/fetch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls: warmup, concurrency: 32 }) })
+        ).arrayBuffer();
+      }
+    }
+
+    const runs = {};
+    const failures = [];
+    for (const scenario of scenarios) {
+      const urls = urlsOf(origin, scenario);
+      const here = contenders.filter((c) => !c.only || c.only.includes(scenario.name));
+      runs[scenario.name] = Object.fromEntries(here.map((c) => [c.name, []]));
+      for (let round = 1; round <= rounds; round++) {
+        for (const contender of here) {
+          await origin.reset(scenario.name);
+          const peerWarmup = warmup.slice(0, Math.max(scenario.concurrency, 6));
+          const run = await contender.run(scenario, urls, peerWarmup);
+          run.origin = await origin.settled(scenario.name);
+          const { correct, wrong } = check(scenario, run.results, contender.checksSnippet !== false);
+          run.correct = correct;
+          delete run.results;
+          runs[scenario.name][contender.name].push(run);
+          const first = run.firstResultMs === null || run.firstResultMs === undefined ? '' : ` first ${run.firstResultMs.toFixed(0)} ms`;
+          log(
+            `${scenario.name} round ${round} ${contender.name.padEnd(7)} ${run.makespanMs.toFixed(0).padStart(6)} ms${first}` +
+              ` cpu ${run.cpuMs?.toFixed(0) ?? '?'} ms rss +${run.rss.peakGrowthMiB.toFixed(1)} MiB origin ${(run.origin.bytesSent / 1e6).toFixed(1)} MB` +
+              ` maxInFlight ${run.origin.maxInFlight} ok ${correct}/${urls.length}`,
+          );
+          if (correct < urls.length) {
+            log(`  wrong results from ${contender.name}: ${JSON.stringify(wrong)}`);
+            if (contender.name.startsWith('fanout')) failures.push(`${scenario.name} round ${round}: ${urls.length - correct} wrong`);
+          }
+        }
+      }
+    }
+
+    const summaries = {};
+    for (const scenario of scenarios) {
+      summaries[scenario.name] = {};
+      for (const name of Object.keys(runs[scenario.name])) summaries[scenario.name][name] = summarize(scenario, runs[scenario.name][name], name);
+      addRatios(scenario, summaries[scenario.name]);
+    }
+    const targets = smoke ? [] : judge(scenarios, summaries);
+    const m = machine();
+    const meta = {
+      date: new Date().toISOString(),
+      machine: m,
+      python,
+      rounds,
+      settings: {
+        devVars: DEV_VARS,
+        fanout: { timeoutMs: 60_000, deadlineMs: 120_000, maxBytes: `${MAX_BYTES} (default)`, snippetLength: `${SNIPPET_LENGTH} (default)` },
+        peers: { maxBytes: MAX_BYTES, snippetLength: SNIPPET_LENGTH },
+      },
+      summaryLine: `medians of ${rounds} interleaved rounds · fanout ${m.commit ?? '?'}${m.dirty ? '+dirty' : ''} · ${new Date().toISOString().slice(0, 10)}`,
+      machineLine: `${m.nproc} × ${m.cpu}, ${m.ramGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}${python ? `, Python ${python.python} + aiohttp ${python.aiohttp}` : ''}`,
+      durationS: Math.round((Date.now() - started) / 1000),
+    };
+
+    log('');
+    log(table(scenarios, summaries, names));
+    if (targets.length) {
+      log('');
+      for (const t of targets) log(`${t.met ? 'met   ' : 'MISSED'} ${t.contender.padEnd(11)} ${t.target}: ${t.figure}`);
+    }
+    log('');
+    log(`${meta.summaryLine}; ${meta.machineLine}; ${meta.durationS} s`);
+
+    if (!smoke) {
+      mkdirSync(outDir, { recursive: true });
+      const scenarioInfo = scenarios.map(({ urls, ...rest }) => ({ ...rest, urlCount: urls.length }));
+      // Raw runs without per-URL results: small enough to commit.
+      const compact = Object.fromEntries(
+        Object.entries(runs).map(([s, byName]) => [
+          s,
+          Object.fromEntries(
+            Object.entries(byName).map(([n, list]) => [
+              n,
+              list.map((r) => ({
+                makespanMs: Math.round(r.makespanMs),
+                firstResultMs: r.firstResultMs === null || r.firstResultMs === undefined ? null : Math.round(r.firstResultMs),
+                cpuMs: r.cpuMs === null ? null : Math.round(r.cpuMs * 10) / 10,
+                rssGrowthMiB: Math.round(r.rss.peakGrowthMiB * 10) / 10,
+                originBytes: r.origin.bytesSent,
+                originMaxInFlight: r.origin.maxInFlight,
+                correct: r.correct,
+              })),
+            ]),
+          ),
+        ]),
+      );
+      writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify({ meta, scenarios: scenarioInfo, summaries, targets, runs: compact }, null, 1)}\n`);
+      writeFileSync(path.join(outDir, 'latest.svg'), svg(meta, scenarios, summaries, names));
+      log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'latest.json'))} and latest.svg`);
+    }
+    if (failures.length) {
+      log(`FAIL: fanout returned wrong results: ${failures.join('; ')}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
