@@ -91,7 +91,7 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
     run: async () => {
       started++;
       const first = urls[indexes[0]!]!;
-      const result = await fetchPage(first, context, deps.validators?.(first));
+      const result = await fetchPage(first, url, context, deps.validators?.(first));
       for (const index of indexes) settle(index, { ...result, url: urls[index]! });
     },
     skip: () => {

@@ -70,6 +70,11 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** A result for a URL that was never fetched (bad URL, deadline before start). */
 export function failedResult(url: string, error: FetchFailure, extra: Partial<PageResult> = {}): PageResult {
+  return blankResult(url, { error: error.toJSON(), ...extra });
+}
+
+/** A result with nothing known yet: every field present, empty. */
+function blankResult(url: string, extra: Partial<PageResult>): PageResult {
   return {
     url,
     ok: false,
@@ -86,7 +91,7 @@ export function failedResult(url: string, error: FetchFailure, extra: Partial<Pa
     attempts: 0,
     durationMs: 0,
     timings: { queuedMs: 0, ttfbMs: null, bodyMs: null },
-    error: error.toJSON(),
+    error: null,
     ...extra,
   };
 }
@@ -138,15 +143,14 @@ interface Attempt {
 }
 
 /**
- * Fetches one URL: guard, redirects (every hop checked), retries with backoff,
+ * Fetches one URL (`target`, the input already through the guard): redirects
+ * (every hop checked), retries with backoff,
  * a per-attempt timeout that starts when the first request gets a header slot,
  * the body capped and extracted. Never throws: every outcome is a result.
  */
-export async function fetchPage(url: string, ctx: PageContext, validators?: Validators): Promise<PageResult> {
+export async function fetchPage(url: string, target: URL, ctx: PageContext, validators?: Validators): Promise<PageResult> {
   const { options, now } = ctx;
   const random = ctx.random ?? Math.random;
-  const verdict = checkUrl(url, { allowPrivate: options.allowPrivate });
-  if (!verdict.ok) return failedResult(url, new FetchFailure(verdict.code, verdict.message));
 
   let firstSentAt: number | null = null;
   const markSent = (at: number) => {
@@ -157,7 +161,7 @@ export async function fetchPage(url: string, ctx: PageContext, validators?: Vali
 
   for (;;) {
     attempts++;
-    const attempt = await attemptOnce(url, verdict.url, ctx, markSent, validators);
+    const attempt = await attemptOnce(url, target, ctx, markSent, validators);
     last = attempt.result;
     const retriesLeft = attempts <= options.retries;
     if (!attempt.retry || !retriesLeft || ctx.signal.aborted) break;
@@ -290,15 +294,15 @@ async function attemptOnce(
           // Not modified since the validators we sent: nothing to read, the caller keeps what it had.
           await response.body?.cancel().catch(() => {});
           return {
-            result: {
-              ...failedResult(inputUrl, new HttpStatusFailure(304, ''), { redirects, finalUrl: current.href }),
+            result: blankResult(inputUrl, {
               ok: true,
               status: 304,
+              finalUrl: current.href,
+              redirects,
               etag: etag ?? validators.etag,
               lastModified: lastModified ?? validators.lastModified,
               timings: { queuedMs: 0, ttfbMs, bodyMs: null },
-              error: null,
-            },
+            }),
             retry: null,
           };
         }

@@ -48,9 +48,7 @@ export async function notify(
   if (secret) headers[SIGNATURE_HEADER] = `sha256=${await sign(secret, body)}`;
 
   let outcome: NotifyOutcome = { ok: false, attempts: 0, status: null, error: null };
-  const delays: number[] = [...NOTIFY_RETRY_DELAYS_MS];
-  let staleRetried = false;
-  for (let delay = delays.shift(); delay !== undefined; delay = delays.shift()) {
+  for (const delay of NOTIFY_RETRY_DELAYS_MS) {
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     outcome = { ...outcome, attempts: outcome.attempts + 1 };
     try {
@@ -67,12 +65,6 @@ export async function notify(
       if (res.status < 500 && res.status !== 429 && res.status !== 408) return outcome; // the receiver refused; asking again will not help
     } catch (error) {
       outcome = { ...outcome, status: null, error: error instanceof Error ? error.message : String(error) };
-      // A pooled connection the receiver had already closed fails before the request is even
-      // sent; that costs no retry slot, once per notification.
-      if (!staleRetried && /connection lost|connection reset/i.test(outcome.error ?? '')) {
-        staleRetried = true;
-        delays.unshift(0);
-      }
     }
   }
   return outcome;
