@@ -136,3 +136,36 @@ export function sampleRss(pid, everyMs = 20) {
     },
   };
 }
+
+/**
+ * Keeps the tail of a child's output and gives a stop() that sends SIGTERM,
+ * then SIGKILL after 5 s. With `group`, the signals go to the child's whole
+ * process group (wrangler dev and the workerd processes it starts).
+ */
+export function supervise(child, { group = false } = {}) {
+  let log = '';
+  const keep = (chunk) => {
+    log = (log + chunk.toString()).slice(-20_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const signal = (name) => {
+    try {
+      if (group) process.kill(-child.pid, name);
+      else child.kill(name);
+    } catch {
+      // Already gone.
+    }
+  };
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    signal('SIGTERM');
+    const ended = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5_000))]);
+    if (!ended) {
+      signal('SIGKILL');
+      await exited;
+    }
+  };
+  return { log: () => log, stop };
+}

@@ -12,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { supervise } from './proc.mjs';
 import { freePort, snapshotOf } from './wrangler.mjs';
 
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -71,18 +72,9 @@ const fanout :Workerd.Worker = (
   // The workerd package answers the path of its platform's binary (the one wrangler dev runs).
   const { default: workerdBin } = (await import(pathToFileURL(path.join(root, 'node_modules', 'workerd', 'lib', 'main.js')).href)).default;
   const child = spawn(workerdBin, ['serve', config], { cwd: snapshot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const keep = (chunk) => {
-    log = (log + chunk.toString()).slice(-20_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const supervised = supervise(child);
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      if (!(await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]))) child.kill('SIGKILL');
-    }
+    await supervised.stop();
     rmSync(snapshot, { recursive: true, force: true });
   };
 
@@ -93,12 +85,12 @@ const fanout :Workerd.Worker = (
     try {
       const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
       await res.arrayBuffer();
-      if (res.status === 200) return { base, pid: child.pid, workerd: () => ({ worker: child.pid, all: [child.pid] }), log: () => log, stop };
+      if (res.status === 200) return { base, pid: child.pid, workerd: () => ({ worker: child.pid, all: [child.pid] }), log: supervised.log, stop };
     } catch {
       // Not listening yet.
     }
     await sleep(100);
   }
   await stop();
-  throw new Error(`workerd serve did not answer GET /health within ${STARTUP_TIMEOUT_MS} ms. Output:\n${log}`);
+  throw new Error(`workerd serve did not answer GET /health within ${STARTUP_TIMEOUT_MS} ms. Output:\n${supervised.log()}`);
 }

@@ -13,7 +13,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { descendants } from './proc.mjs';
+import { descendants, supervise } from './proc.mjs';
 
 const STARTUP_TIMEOUT_MS = 90_000;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -67,30 +67,9 @@ export async function startWranglerDev({ root, vars }) {
   const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(inspectorPort), '--persist-to', persistTo];
   for (const [key, value] of Object.entries(vars)) args.push('--var', `${key}:${value}`);
   const child = spawn(path.join(bin, 'wrangler'), args, { cwd: snapshot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
-  let log = '';
-  const keep = (chunk) => {
-    log = (log + chunk.toString()).slice(-20_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-
+  const supervised = supervise(child, { group: true });
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // Already gone.
-      }
-      if (!(await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]))) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-        await exited;
-      }
-    }
+    await supervised.stop();
     rmSync(snapshot, { recursive: true, force: true });
   };
 
@@ -111,12 +90,12 @@ export async function startWranglerDev({ root, vars }) {
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       await stop();
-      throw new Error(`wrangler dev exited early (code ${child.exitCode}). Output:\n${log}`);
+      throw new Error(`wrangler dev exited early (code ${child.exitCode}). Output:\n${supervised.log()}`);
     }
     try {
       const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
       await res.arrayBuffer();
-      if (res.status === 200 && workerd().worker) return { base, pid: child.pid, inspectorPort, workerd, log: () => log, stop };
+      if (res.status === 200 && workerd().worker) return { base, pid: child.pid, inspectorPort, workerd, log: supervised.log, stop };
       lastError = `GET /health answered ${res.status}`;
     } catch (error) {
       lastError = String(error?.cause ?? error);
@@ -124,5 +103,5 @@ export async function startWranglerDev({ root, vars }) {
     await sleep(250);
   }
   await stop();
-  throw new Error(`wrangler dev did not answer GET /health within ${STARTUP_TIMEOUT_MS} ms (last: ${lastError}). Output:\n${log}`);
+  throw new Error(`wrangler dev did not answer GET /health within ${STARTUP_TIMEOUT_MS} ms (last: ${lastError}). Output:\n${supervised.log()}`);
 }
