@@ -5,6 +5,7 @@ import { stream } from 'hono/streaming';
 import * as z from 'zod/mini';
 import type { $ZodType } from 'zod/v4/core';
 import { runBatch } from './engine/batch';
+import { durableShards } from './engine/shards';
 import type { Env } from './env';
 import { limitBody, methodNotAllowed, requireJson, validate, type AppEnv } from './http';
 import {
@@ -92,6 +93,7 @@ async function answer(c: Context<AppEnv>, request: FetchRequest): Promise<Respon
     try {
       const batch = await runBatch(urls, options, {
         signal: AbortSignal.any([c.req.raw.signal, gone.signal]),
+        shards: c.env.SHARDS ? durableShards(c.env.SHARDS) : undefined,
         onResult: ndjson ? (index, result) => void write(`${JSON.stringify({ index, ...result })}\n`) : undefined,
       });
       clearInterval(heartbeat);

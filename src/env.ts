@@ -6,6 +6,12 @@
 export interface Env {
   /** D1 database with watch lists, runs and per-URL state (migrations/). */
   DB: D1Database;
+  /**
+   * Durable Objects (class FetchShard) that run the shards of a batch whose
+   * `concurrency` is above 6. Without the binding every batch stays in one
+   * invocation.
+   */
+  SHARDS?: DurableObjectNamespace;
   /** URLs (comma or whitespace separated) of the built-in watch list `default`. */
   WATCH_URLS?: string;
   /** Where a run with changes POSTs its summary. Passes the same URL guard as fetched URLs. */

@@ -3,6 +3,8 @@ import { scheduled } from './cron';
 import type { Env } from './env';
 
 export type { Env } from './env';
+/** The Durable Object class behind the SHARDS binding (scale-out past 6 connections). */
+export { FetchShard } from './shard';
 
 /** The Worker: the HTTP API and the cron trigger, both over the same engine. */
 export default {

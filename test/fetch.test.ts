@@ -9,6 +9,7 @@
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { runBatch, type BatchResult, type PageResult } from '../src/engine/batch';
+import { serveShard, shardLane } from '../src/engine/shards';
 import { normalizeOptions } from '../src/options';
 import { newScope, originUrl, release, stats, waitForStats } from './origin/client';
 
@@ -66,14 +67,17 @@ describe('concurrency', () => {
     expect(after.maxInFlight).toBe(6);
   });
 
-  it('Should let at most 6 requests wait for headers at once, even with a higher `concurrency`', async () => {
+  it('Should let at most 6 requests wait for headers at once in one invocation, even with a higher `concurrency`', async () => {
+    // On the engine without shards: one invocation's limit (the Worker scales out past it, see `scale-out`).
     const scope = newScope('header-gate');
-    const answer = fanout({ urls: many(scope, 'gate', 12), concurrency: 12 });
+    const options = normalizeOptions({ concurrency: 12 }, { userAgent: 'fanout-test', allowPrivate: true });
+    const batch = runBatch(many(scope, 'gate', 12), options);
     const held = await waitForStats(scope, (s) => s.inFlight === 6);
     expect(held.maxInFlight).toBe(6);
     await release(scope);
-    const { results } = await answer;
+    const { results, stats: totals } = await batch;
     expect(results.every((r) => r.ok)).toBe(true);
+    expect(totals.shards).toBe(1);
     const after = await stats(scope);
     expect(after.requests).toBe(12);
     // `gate` sends its whole (small) answer with the headers, so only the header phase is ever in flight.
@@ -108,6 +112,124 @@ describe('concurrency', () => {
     const after = await stats(scope);
     expect(after.requests).toBe(12);
     expect(after.maxInFlightByHost).toEqual({ '127.0.0.1': 2, '127.0.0.2': 2 });
+  });
+});
+
+describe('scale-out', () => {
+  it('Should hold `concurrency` requests past 6 in flight by running extra shards in Durable Objects', async () => {
+    const scope = newScope('shards12');
+    const answer = fanout({ urls: many(scope, 'gate', 30), concurrency: 12 });
+    // Two invocations (this one and one FetchShard) with 6 header slots each.
+    const held = await waitForStats(scope, (s) => s.inFlight === 12 && s.held === 12);
+    expect(held.maxInFlight).toBe(12);
+    await release(scope);
+    const { results, stats: totals } = await answer;
+    expect(results.map((r) => r.url)).toEqual(many(scope, 'gate', 30));
+    expect(results.every((r) => r.ok && r.title === 'gate' && r.error === null)).toBe(true);
+    expect(totals).toMatchObject({ total: 30, ok: 30, failed: 0, fetched: 30, shards: 2 });
+    const after = await stats(scope);
+    expect(after.requests).toBe(30);
+    expect(after.maxInFlight).toBe(12);
+  });
+
+  it('Should keep `perHost` for the whole batch across shards', async () => {
+    const scope = newScope('shards-perhost');
+    const urls = [...many(scope, 'gate', 12, '127.0.0.1'), ...many(scope, 'gate', 12, '127.0.0.2')];
+    const answer = fanout({ urls, concurrency: 24, perHost: 8 });
+    const held = await waitForStats(scope, (s) => s.held === 16);
+    expect(held.maxInFlightByHost).toEqual({ '127.0.0.1': 8, '127.0.0.2': 8 });
+    await release(scope);
+    const { results, stats: totals } = await answer;
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(totals.shards).toBeGreaterThan(1);
+    const after = await stats(scope);
+    expect(after.requests).toBe(24);
+    expect(after.maxInFlightByHost).toEqual({ '127.0.0.1': 8, '127.0.0.2': 8 });
+  });
+
+  it('Should give every input exactly one result across shards: duplicates fetched once, bad URLs answered in place', async () => {
+    const scope = newScope('shards-mixed');
+    const pages = many(scope, 'page', 20);
+    const urls = [pages[0]!, 'not a url', ...pages, pages[7]!, 'ftp://example.com/', pages[19]!];
+    const { results, stats: totals } = await fanout({ urls, concurrency: 18 });
+    expect(results.map((r) => r.url)).toEqual(urls);
+    expect(results.map((r) => r.error?.code ?? 'ok')).toEqual(urls.map((u) => (u.startsWith('http://127') ? 'ok' : 'invalid_url')));
+    expect(results[0]!.title).toBe(results[2]!.title);
+    expect(totals).toMatchObject({ total: 25, ok: 23, failed: 2, fetched: 20, shards: 3 });
+    expect((await stats(scope)).requests).toBe(20);
+  });
+
+  it('Should stream NDJSON lines from every shard, one per input index, then the stats', async () => {
+    const scope = newScope('shards-ndjson');
+    const urls = many(scope, 'page', 14);
+    const res = await exports.default.fetch(`${BASE}/v1/fetch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+      body: JSON.stringify({ urls, concurrency: 14 }),
+    });
+    const lines = (await res.text()).trim().split('\n').map((line) => JSON.parse(line));
+    const last = lines.pop();
+    expect(last.stats).toMatchObject({ total: 14, ok: 14, shards: 3 });
+    expect(lines.map((l) => l.index).sort((a, b) => a - b)).toEqual(urls.map((_, i) => i));
+    expect(lines.every((l) => l.url === urls[l.index] && l.ok)).toBe(true);
+  });
+
+  it('Should end every shard\'s fetches at `deadlineMs` and mark what was unfinished `deadline`', async () => {
+    const scope = newScope('shards-deadline');
+    const urls = [...many(scope, 'page', 6), ...many(scope, 'hang', 6)];
+    const { results, stats: totals } = await fanout({ urls, concurrency: 12, deadlineMs: 1500, timeoutMs: 20_000 });
+    expect(results.map((r) => r.error?.code ?? 'ok')).toEqual([...Array(6).fill('ok'), ...Array(6).fill('deadline')]);
+    expect(totals).toMatchObject({ deadlineReached: true, shards: 2 });
+    // The hanging requests in both invocations were cancelled, not left to run.
+    const s = await waitForStats(scope, (s) => s.inFlight === 0 && s.closedEarly === 6);
+    expect(s.requests).toBe(12);
+  });
+
+  it('Should cancel every shard\'s outstanding fetches when the client goes away', async () => {
+    const scope = newScope('shards-disconnect');
+    const controller = new AbortController();
+    const pending = exports.default.fetch(`${BASE}/v1/fetch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ urls: many(scope, 'hang', 12), concurrency: 12, timeoutMs: 15_000, deadlineMs: 30_000 }),
+      signal: controller.signal,
+    });
+    pending.catch(() => {});
+    await waitForStats(scope, (s) => s.inFlight === 12);
+    controller.abort();
+    const s = await waitForStats(scope, (s) => s.inFlight === 0, { timeoutMs: 5000 });
+    expect(s.closedEarly).toBe(12);
+  });
+
+  it('Should run again in this invocation what a broken shard had in flight, so every URL still gets a real result', async () => {
+    const scope = newScope('shards-broken');
+    const options = normalizeOptions({ concurrency: 12 }, { userAgent: 'fanout-test', allowPrivate: true });
+    const urls = many(scope, 'gate', 12);
+    // The real protocol on both ends of a WebSocketPair in this isolate; the test breaks the connection as a reset object would.
+    let shardEnd: WebSocket | undefined;
+    const batch = runBatch(urls, options, {
+      shards: (init, capacity) => {
+        const { 0: client, 1: server } = new WebSocketPair();
+        server.accept();
+        client.accept();
+        serveShard(server);
+        shardEnd = server;
+        return shardLane(Promise.resolve(client), init, capacity);
+      },
+    });
+    await waitForStats(scope, (s) => s.held === 12);
+    shardEnd!.close(1011, 'object reset');
+    // The shard's own fetches are cancelled at the origin; its URLs wait for room in this invocation.
+    const broken = await waitForStats(scope, (s) => s.closedEarly === 6 && s.inFlight === 6);
+    expect(broken.requests).toBe(12);
+    await release(scope);
+    const { results, stats: totals } = await batch;
+    expect(results.map((r) => r.url)).toEqual(urls);
+    expect(results.every((r) => r.ok && r.title === 'gate' && r.error === null)).toBe(true);
+    expect(totals).toMatchObject({ total: 12, ok: 12, fetched: 12, shards: 2 });
+    const after = await stats(scope);
+    expect(after.requests).toBe(18);
+    expect(after.maxInFlight).toBe(12);
   });
 });
 

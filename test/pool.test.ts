@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runPool, type PoolTask } from '../src/engine/pool';
 import { Semaphore } from '../src/engine/semaphore';
+import { LanePicker, planLanes, type Lane } from '../src/engine/shards';
 
 /** A task held on an unresolved promise until the test lets it go (Hono's concurrent.test.ts style). */
 function heldTasks(keys: string[]) {
@@ -127,5 +128,73 @@ describe('Semaphore', () => {
     await expect(waiting).rejects.toThrow('gone');
     release();
     expect(gate.taken).toBe(0);
+  });
+});
+
+describe('planLanes', () => {
+  it.each([
+    [6, 100, [6]],
+    [4, 100, [4]],
+    [12, 100, [6, 6]],
+    [14, 100, [5, 5, 4]],
+    [24, 100, [6, 6, 6, 6]],
+    [24, 8, [4, 4]],
+    [24, 3, [24]],
+    [50, 1000, [6, 6, 6, 6, 6, 5, 5, 5, 5]],
+  ])('Should split concurrency %i over %i URLs into lanes %j of at most 6', (concurrency, distinct, lanes) => {
+    expect(planLanes(concurrency, distinct)).toEqual(lanes);
+  });
+});
+
+describe('LanePicker', () => {
+  const lanes = (...capacities: number[]): Lane[] =>
+    capacities.map((capacity) => ({ capacity, run: () => Promise.reject(new Error('not run here')), close() {} }));
+  const signal = new AbortController().signal;
+
+  it('Should give each URL the lane with the most room, lane 0 on a tie', async () => {
+    const picker = new LanePicker(lanes(2, 2, 1));
+    const taken = [];
+    for (let i = 0; i < 5; i++) taken.push(await picker.take(signal));
+    expect(taken).toEqual([0, 1, 0, 1, 2]);
+  });
+
+  it('Should make callers wait in FIFO order when every lane is full, and hand them freed room', async () => {
+    const picker = new LanePicker(lanes(1, 1));
+    expect([await picker.take(signal), await picker.take(signal)]).toEqual([0, 1]);
+    const order: string[] = [];
+    const first = picker.take(signal).then((lane) => order.push(`first:${lane}`));
+    const second = picker.take(signal).then((lane) => order.push(`second:${lane}`));
+    picker.give(1);
+    await first;
+    expect(order).toEqual(['first:1']);
+    picker.give(0);
+    await second;
+    expect(order).toEqual(['first:1', 'second:0']);
+  });
+
+  it('Should give a broken lane no more URLs, and let `only` wait for its lane alone', async () => {
+    const picker = new LanePicker(lanes(1, 2));
+    expect(await picker.take(signal)).toBe(1);
+    picker.breakLane(1);
+    picker.give(1);
+    expect(await picker.take(signal)).toBe(0);
+    let got: number | null = null;
+    const waiting = picker.take(signal, 0).then((lane) => (got = lane));
+    await Promise.resolve();
+    expect(got).toBeNull();
+    picker.give(0);
+    await waiting;
+    expect(got).toBe(0);
+  });
+
+  it('Should reject a waiter with the signal\'s reason when it aborts', async () => {
+    const picker = new LanePicker(lanes(1));
+    await picker.take(signal);
+    const controller = new AbortController();
+    const waiting = picker.take(controller.signal);
+    controller.abort(new Error('deadline'));
+    await expect(waiting).rejects.toThrow('deadline');
+    picker.give(0);
+    expect(await picker.take(signal)).toBe(0);
   });
 });

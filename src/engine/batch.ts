@@ -1,9 +1,10 @@
 import { AbortedFailure, DeadlineFailure, FetchFailure } from '../errors';
 import { checkUrl } from '../guard';
 import { ENGINE, type FetchOptions } from '../options';
-import { failedResult, fetchPage, type PageResult, type Validators } from './fetch-page';
+import { failedResult, type PageResult, type Validators } from './fetch-page';
 import { runPool, type PoolTask } from './pool';
 import { Semaphore } from './semaphore';
+import { LaneBroken, LanePicker, localLane, planLanes, type Lane, type LaneJob, type ShardOpener } from './shards';
 
 export type { PageResult } from './fetch-page';
 
@@ -17,6 +18,8 @@ export interface BatchStats {
   durationMs: number;
   /** True when the deadline cut the batch short. */
   deadlineReached: boolean;
+  /** Invocations the batch ran in: 1, or 1 + its shards when `concurrency` above 6 scaled it out (src/engine/shards.ts). */
+  shards: number;
 }
 
 export interface BatchResult {
@@ -35,6 +38,8 @@ export interface BatchDeps {
   random?: () => number;
   /** Validators from an earlier check of a URL (by its input string), for conditional requests. */
   validators?: (url: string) => Validators | undefined;
+  /** Opens scale-out shards (src/engine/shards.ts); without it the batch stays in one invocation (6 header slots). */
+  shards?: ShardOpener;
 }
 
 /**
@@ -85,18 +90,59 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
     random: deps.random,
   };
 
+  // Lanes: this invocation, plus a shard per further 6 in flight when scale-out is available.
+  const distinct = [...groups.values()];
+  const capacities = deps.shards ? planLanes(options.concurrency, distinct.length) : [options.concurrency];
+  const shardInit = { options, deadlineMs: options.deadlineMs };
+  // Shards are opened first, so their connects get header slots before the local URLs take them all.
+  const shards = capacities.slice(1).map((capacity) => deps.shards!(shardInit, capacity, headerGate));
+  const lanes: Lane[] = [localLane(capacities[0]!, context), ...shards];
+  const picker = new LanePicker(lanes);
+
+  /**
+   * Runs a URL on the lane with the most room. A URL whose shard broke off runs
+   * again in this invocation, which cannot break the same way, so every URL
+   * still gets a real result (GET is idempotent; it costs one more request).
+   */
+  const runOnLanes = async (job: LaneJob): Promise<PageResult> => {
+    let only: number | undefined;
+    for (;;) {
+      let lane: number;
+      try {
+        lane = await picker.take(controller.signal, only);
+      } catch {
+        return failedResult(job.url, batchFailure(controller.signal, options));
+      }
+      const dispatchedAt = now();
+      try {
+        const result = await lanes[lane]!.run(job, controller.signal);
+        if (lane === 0) return result;
+        // A shard counts queue time from when it got the URL; the batch's part came first.
+        return { ...result, timings: { ...result.timings, queuedMs: result.timings.queuedMs + (dispatchedAt - batchStart) } };
+      } catch (error) {
+        if (controller.signal.aborted) return failedResult(job.url, batchFailure(controller.signal, options));
+        if (!(error instanceof LaneBroken)) throw error;
+        picker.breakLane(lane);
+        console.error(`fanout: ${error.message}; running ${job.url} here instead`);
+        only = 0;
+      } finally {
+        picker.give(lane);
+      }
+    }
+  };
+
   let started = 0;
-  const tasks: PoolTask[] = [...groups.values()].map(({ url, indexes }) => ({
-    key: url.hostname,
+  const tasks: PoolTask[] = distinct.map((group) => ({
+    key: group.url.hostname,
     run: async () => {
       started++;
-      const first = urls[indexes[0]!]!;
-      const result = await fetchPage(first, url, context, deps.validators?.(first));
-      for (const index of indexes) settle(index, { ...result, url: urls[index]! });
+      const first = urls[group.indexes[0]!]!;
+      const result = await runOnLanes({ url: first, target: group.url, validators: deps.validators?.(first) });
+      for (const index of group.indexes) settle(index, { ...result, url: urls[index]! });
     },
     skip: () => {
-      const reason = controller.signal.reason instanceof FetchFailure ? controller.signal.reason : new DeadlineFailure(options.deadlineMs);
-      for (const index of indexes) settle(index, failedResult(urls[index]!, reason));
+      const reason = batchFailure(controller.signal, options);
+      for (const index of group.indexes) settle(index, failedResult(urls[index]!, reason));
     },
   }));
 
@@ -105,10 +151,11 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
   } finally {
     clearTimeout(deadlineTimer);
     deps.signal?.removeEventListener('abort', onClientAbort);
+    for (const lane of lanes) lane.close();
   }
 
   // Nothing is ever dropped: anything still missing gets the abort reason.
-  const reason = controller.signal.reason instanceof FetchFailure ? controller.signal.reason : new DeadlineFailure(options.deadlineMs);
+  const reason = batchFailure(controller.signal, options);
   urls.forEach((raw, index) => settle(index, failedResult(raw, reason)));
   const final = results as PageResult[];
   const ok = final.filter((r) => r.ok).length;
@@ -121,6 +168,12 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
       fetched: started,
       durationMs: now() - batchStart,
       deadlineReached: controller.signal.reason instanceof DeadlineFailure,
+      shards: lanes.length,
     },
   };
+}
+
+/** Why an unfinished URL did not finish: the batch's abort reason (deadline, client gone). */
+function batchFailure(signal: AbortSignal, options: FetchOptions): FetchFailure {
+  return signal.reason instanceof FetchFailure ? signal.reason : new DeadlineFailure(options.deadlineMs);
 }

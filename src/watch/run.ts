@@ -1,4 +1,5 @@
 import { runBatch, type PageResult } from '../engine/batch';
+import { durableShards } from '../engine/shards';
 import type { Env } from '../env';
 import { limitsFromEnv, normalizeOptions, serviceSettings } from '../options';
 import { compare, type Content } from './diff';
@@ -69,6 +70,8 @@ export async function runWatchlist(
   const batch = await runBatch(list.urls, options, {
     fetch: run.fetch,
     now: run.now,
+    // Shards fetch with the global fetch; a run given its own fetch stays in one invocation.
+    shards: env.SHARDS && !run.fetch ? durableShards(env.SHARDS) : undefined,
     validators: (url) => {
       const before = previous.get(url);
       return before?.ok ? { etag: before.etag, lastModified: before.lastModified } : undefined;
