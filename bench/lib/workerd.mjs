@@ -5,8 +5,9 @@
  * That is the closest local stand-in for the production runtime, and it separates what
  * fanout's engine costs from what the dev tooling costs.
  *
- * Bindings: the [vars] of wrangler.toml with the bench's overrides; no D1 (POST /v1/fetch
- * does not use it). Outbound fetches go through a network service that allows loopback.
+ * Bindings: the [vars] of wrangler.toml with the bench's overrides and the SHARDS Durable
+ * Object namespace (scale-out past 6 in flight, in memory); no D1 (POST /v1/fetch does not
+ * use it). Outbound fetches go through a network service that allows loopback.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,11 @@ export async function startBareWorkerd({ root, vars, script }) {
 
   const toml = readWranglerToml(path.join(snapshot, 'wrangler.toml'));
   const bindings = Object.entries({ ...toml.vars, ...vars }).map(([name, text]) => `(name = ${capnpString(name)}, text = ${capnpString(text)})`);
+  // The scale-out shards (wrangler.toml's SHARDS binding, class FetchShard), kept in memory as wrangler dev keeps them locally.
+  const shardBindings = script ? [] : ['(name = "SHARDS", durableObjectNamespace = "FetchShard")'];
+  const shardNamespaces = `  durableObjectNamespaces = [ (className = "FetchShard", uniqueKey = "fanout-bench-FetchShard", enableSql = true) ],
+  durableObjectStorage = (inMemory = void),
+`;
   const port = await freePort();
   const config = path.join(snapshot, 'fanout.capnp');
   writeFileSync(
@@ -65,8 +71,8 @@ const fanout :Workerd.Worker = (
   modules = [ (name = "index.js", esModule = embed "dist/index.js") ],
   compatibilityDate = ${capnpString(toml.date)},
   compatibilityFlags = [${toml.flags.map(capnpString).join(', ')}],
-  bindings = [ ${bindings.join(', ')} ],
-);
+  bindings = [ ${[...bindings, ...shardBindings].join(', ')} ],
+${script ? '' : shardNamespaces});
 `,
   );
   // The workerd package answers the path of its platform's binary (the one wrangler dev runs).

@@ -293,6 +293,44 @@ describe('fanout under wrangler dev', () => {
    * notice while idle). So fanout writes while it waits: a heartbeat space every HEARTBEAT_MS
    * (src/app.ts), valid as leading whitespace of the JSON body or of the next NDJSON line.
    */
+  describe('scale-out', () => {
+    const gated = (scope: string, n: number) => Array.from({ length: n }, (_, i) => originUrl(scope, `gate?i=${i}`));
+
+    it('Should hold `concurrency` 18 requests in flight through three invocations (this one and two FetchShard objects)', async () => {
+      const scope = newScope('e2e-shards');
+      const urls = gated(scope, 30);
+      const answer = postBatch({ urls, concurrency: 18, retries: 0 });
+      const held = await waitForStats(scope, (s) => s.held === 18, { timeoutMs: CANCEL_WAIT_MS, message: '18 requests held at the origin' });
+      expect(held.maxInFlight).toBe(18);
+      await release(scope);
+      const res = await answer;
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { results: ResultLine[]; stats: { ok: number; shards: number } };
+      expect(body.results.map((r) => [r.url, r.ok, r.title])).toEqual(urls.map((url) => [url, true, 'gate']));
+      expect(body.stats).toMatchObject({ ok: 30, shards: 3 });
+      const after = await stats(scope);
+      expect(after.requests).toBe(30);
+      expect(after.maxInFlight).toBe(18);
+    });
+
+    it('Should cancel the shards\' outstanding subrequests too when the client drops the batch', async () => {
+      const scope = newScope('e2e-shards-gone');
+      const urls = Array.from({ length: 12 }, (_, i) => originUrl(scope, `hang?n=${i}`));
+      const client = new AbortController();
+      const res = await postBatch({ urls, concurrency: 12, timeoutMs: 60_000, deadlineMs: 120_000, retries: 0 }, { headers: { accept: 'application/x-ndjson' }, signal: client.signal });
+      expect(res.status).toBe(200);
+      await waitForStats(scope, (s) => s.inFlight === 12, { timeoutMs: CANCEL_WAIT_MS, message: 'twelve hanging requests at the origin' });
+
+      client.abort();
+      await res.body?.cancel().catch(() => undefined);
+      const s = await waitForStats(scope, (s) => s.inFlight === 0 && s.closedEarly === 12, {
+        timeoutMs: CANCEL_WAIT_MS,
+        message: 'every invocation cancelling its subrequests after the client left',
+      });
+      expect(s.requests).toBe(12);
+    });
+  });
+
   describe('client disconnect', () => {
     // Long per-URL and batch limits, so only the disconnect can end these fetches within CANCEL_WAIT_MS.
     const batch = (urls: string[]) => ({ urls, timeoutMs: 60_000, deadlineMs: 120_000, retries: 0 });
