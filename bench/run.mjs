@@ -57,6 +57,14 @@ function check(scenario, results, snippet = true) {
   return { correct, wrong };
 }
 
+function readOr(file) {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
@@ -74,7 +82,11 @@ function machine() {
       return null;
     }
   };
+  // Loopback TCP buffers (min, default, max bytes): what an origin can push before a cancel lands.
+  const sysctl = (name) => readOr(`/proc/sys/net/ipv4/${name}`)?.trim().split(/\s+/).map(Number) ?? null;
   return {
+    tcpRmem: sysctl('tcp_rmem'),
+    tcpWmem: sysctl('tcp_wmem'),
     nproc: os.availableParallelism(),
     cpu: model,
     ramGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
@@ -176,7 +188,7 @@ async function main() {
     const summaries = {};
     for (const scenario of scenarios) {
       summaries[scenario.name] = {};
-      for (const name of Object.keys(runs[scenario.name])) summaries[scenario.name][name] = summarize(scenario, runs[scenario.name][name], name);
+      for (const name of Object.keys(runs[scenario.name])) summaries[scenario.name][name] = summarize(scenario, runs[scenario.name][name]);
       addRatios(scenario, summaries[scenario.name]);
     }
     const targets = smoke ? [] : judge(scenarios, summaries);
@@ -201,6 +213,10 @@ async function main() {
     if (targets.length) {
       log('');
       for (const t of targets) log(`${t.met ? 'met   ' : 'MISSED'} ${t.contender.padEnd(11)} ${t.target}: ${t.figure}`);
+    }
+    if (summaries.memory && m.tcpRmem && m.tcpWmem) {
+      const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+      log(`loopback TCP buffers per socket here: receive up to ${mib(m.tcpRmem[2])}, send up to ${mib(m.tcpWmem[2])} (net.ipv4.tcp_rmem, tcp_wmem): what an origin can hand the kernel before any client's cancel lands`);
     }
     log('');
     log(`${meta.summaryLine}; ${meta.machineLine}; ${meta.durationS} s`);
