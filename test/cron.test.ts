@@ -220,6 +220,24 @@ describe('conditional re-checks', () => {
     expect(second.stats).toMatchObject({ notModified: 1, changed: 0, ok: 1, failed: 0 });
   });
 
+  it('Should scale a list with `concurrency` above 6 out to shards and still send each URL its own validators', async () => {
+    const scope = newScope('etag-shards');
+    const urls = Array.from({ length: 12 }, (_, i) => originUrl(scope, `versioned?name=s${i}`));
+    const cron = ownCron();
+    const name = await newList('etag-shards', { urls, crons: [cron], concurrency: 12 });
+
+    await tick(cron);
+    expect((await latest(name)).stats).toMatchObject({ ok: 12, shards: 2 });
+    await tick(cron);
+    const second = await latest(name);
+    expect(second.stats).toMatchObject({ ok: 12, notModified: 12, changed: 0, shards: 2 });
+    const log = await logOf(scope, 'versioned');
+    // Every URL, whichever invocation fetched it, sent back the ETag of its own first answer.
+    const sent = new Map(log.filter((e) => e.status === 304).map((e) => [e.route, e.headers['if-none-match']]));
+    expect(sent.size).toBe(12);
+    for (const [route, etag] of sent) expect(etag).toBe(`"${/name=(s\d+)/.exec(route)![1]}-v1"`);
+  });
+
   it('Should send If-Modified-Since when the page has no ETag, and take its 304', async () => {
     const scope = newScope('lm');
     const url = originUrl(scope, 'versioned?name=q&etag=0');
