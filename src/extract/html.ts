@@ -69,7 +69,8 @@ function resolveUrl(value: string | null, base: string): string | null {
 /**
  * Reads a page's metadata and text from a stream of UTF-8 bytes with
  * HTMLRewriter (lol-html), streaming: nothing but the collected text is kept.
- * Rejects with the stream's own error if the body fails (timeout, reset).
+ * Rejects if the body fails (the caller maps that to the input's own error). Stops
+ * reading as soon as the page has given what was asked for; the caller cancels the body.
  */
 export async function extractHtml(
   body: ReadableStream<Uint8Array>,
@@ -127,6 +128,7 @@ export async function extractHtml(
         atEnd(el, () => {
           inHead = false;
           headDone = true;
+          stopIfEnough(); // snippetLength 0: the head was all there was to read
         });
       },
     })
@@ -215,32 +217,7 @@ export async function extractHtml(
   }
 
 
-  // Capture the input's own error (timeout, reset): the rewriter would otherwise surface a generic one.
-  let inputError: unknown;
-  const reader = body.getReader();
-  const guarded = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (enough()) {
-        // Everything asked for is in hand: stop reading, and cancelling tells the origin to stop sending.
-        controller.close();
-        await reader.cancel().catch(() => {});
-        return;
-      }
-      try {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (error) {
-        inputError = error;
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-
-  const out = rewriter.transform(new Response(guarded, { headers: { 'content-type': 'text/html; charset=utf-8' } }));
+  const out = rewriter.transform(new Response(body, { headers: { 'content-type': 'text/html; charset=utf-8' } }));
   try {
     // The transformed body must be consumed or no handler runs (PLATFORM.md). The rewriter
     // emits a chunk per token; reading them one by one cost 10-20 ms of CPU per page in the
@@ -254,9 +231,8 @@ export async function extractHtml(
       buffer = new Uint8Array(value.buffer);
     }
   } catch (error) {
-    if (!stopped) throw inputError ?? error;
-    // Stopped on purpose: tell the origin to stop sending.
-    await reader.cancel().catch(() => {});
+    // Stopped on purpose (the caller tells the origin to stop sending), or the input failed.
+    if (!stopped) throw error;
   }
   if (pendingVisible) {
     visible.append(decodeText(pendingVisible));
