@@ -102,6 +102,20 @@ describe('snippet', () => {
     expect(page.snippet).toBe('Visible one. Visible two. Visible three. alpha beta gamma delta Visible four.');
   });
 
+  it('Should read void elements (img, br, hr, input) as breaks and end hidden text at a self-closing <svg/>', async () => {
+    const scope = newScope('void-elements');
+    const page = await fetchOne(fixtureUrl(scope, 'void-elements.html', 'text/html'), { snippetLength: 5000 });
+    expect(page.title).toBe('Void elements');
+    expect(page.snippet).toBe('one two three four five six seven eight nine ten.');
+  });
+
+  it('Should keep head scripts and styles out of a `selector` that matches <head>', async () => {
+    // Outside a selector, head text is never kept; a selector can reach into <head>, so its scripts still count as hidden.
+    const scope = newScope('selector-head');
+    const page = await fetchOne(fixtureUrl(scope, 'script-style.html', 'text/html'), { selector: 'head', snippetLength: 5000 });
+    expect(page.snippet).toBe('Script and style');
+  });
+
   it.each([40, 77, 150, 300])('Should cut the snippet at a word end, at most snippetLength=%i characters', async (snippetLength) => {
     const scope = newScope('snippet-length');
     const url = fixtureUrl(scope, 'article.html', 'text/html');

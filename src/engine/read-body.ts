@@ -17,51 +17,79 @@ export interface BodyProgress {
 }
 
 /**
- * Yields the body's chunks up to `maxBytes` in all. Stops early (and cancels
- * the body) when `signal` aborts, rejecting with `signal.reason`, or when the
- * consumer stops iterating.
+ * A body read in chunks up to `maxBytes` in all. `read()` answers null once the
+ * body ended or the cap is reached; `progress` says which. When `signal` aborts,
+ * the body is cancelled and `read()` rejects with `signal.reason`.
+ *
+ * One object and one `await` per chunk: extraction reads every chunk of every
+ * page through here, so there is no async generator and no `Promise.race` per
+ * read (a listener cancels the reader instead, which ends a pending read at once).
  */
-export async function* readCapped(
-  body: ReadableStream<Uint8Array>,
-  maxBytes: number,
-  signal: AbortSignal,
-  progress: BodyProgress,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  const reader = body.getReader();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => {}); // observed below; keeps an unraced rejection quiet
-  try {
-    while (progress.bytes < maxBytes) {
-      // Race the read against the signal: a trickling origin must not hold us past the timeout.
-      const { done, value } = await Promise.race([reader.read(), aborted]);
-      if (done) {
-        progress.done = true;
-        return;
+export class CappedBody {
+  readonly progress: BodyProgress = { bytes: 0, truncated: false, done: false };
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #maxBytes: number;
+  readonly #signal: AbortSignal;
+  #closed = false;
+
+  constructor(body: ReadableStream<Uint8Array>, maxBytes: number, signal: AbortSignal) {
+    this.#reader = body.getReader();
+    this.#maxBytes = maxBytes;
+    this.#signal = signal;
+    signal.addEventListener('abort', this.#onAbort);
+  }
+
+  readonly #onAbort = () => {
+    // A trickling origin must not hold a read past the timeout: cancelling settles the pending read.
+    this.#reader.cancel(this.#signal.reason).catch(() => {});
+  };
+
+  /** The next chunk (never empty), or null when the body ended or the cap was reached. */
+  async read(): Promise<Uint8Array | null> {
+    for (;;) {
+      this.#signal.throwIfAborted();
+      if (this.#closed) return null;
+      if (this.progress.bytes >= this.#maxBytes) {
+        // At the cap and not done: more may follow, and waiting to find out could hang on a trickle.
+        this.progress.truncated = true;
+        this.close();
+        return null;
       }
-      if (!value || value.byteLength === 0) continue;
-      const room = maxBytes - progress.bytes;
-      const chunk = value.byteLength > room ? value.subarray(0, room) : value;
-      progress.bytes += chunk.byteLength;
-      if (chunk !== value) progress.truncated = true;
-      yield chunk;
+      const { done, value } = await this.#reader.read();
+      this.#signal.throwIfAborted();
+      if (this.#closed) return null; // closed while the read was pending: the cancel ended it
+      if (done) {
+        this.progress.done = true;
+        this.close();
+        return null;
+      }
+      if (value.byteLength === 0) continue;
+      const room = this.#maxBytes - this.progress.bytes;
+      if (value.byteLength > room) {
+        this.progress.bytes = this.#maxBytes;
+        this.progress.truncated = true;
+        this.close();
+        return value.subarray(0, room);
+      }
+      this.progress.bytes += value.byteLength;
+      return value;
     }
-    // At the cap and not done: more may follow, and waiting to find out could hang on a trickle.
-    progress.truncated = true;
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-    if (!progress.done) {
-      // Tell the origin to stop: cancelling closes the connection (or returns it when drained).
-      reader.cancel().catch(() => {});
-    }
+  }
+
+  /**
+   * Stops reading. Unless the body ended by itself, cancels it: that tells the
+   * origin to stop (it closes the connection, or returns it when drained).
+   * Safe to call more than once.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    if (!this.progress.done) this.#reader.cancel().catch(() => {});
     try {
-      reader.releaseLock();
+      this.#reader.releaseLock();
     } catch {
-      // A read still pending after an abort; the cancel above already ends it.
+      // A read still pending; the cancel above already ends it.
     }
   }
 }

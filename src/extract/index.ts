@@ -1,5 +1,5 @@
-import { readCapped, type BodyProgress } from '../engine/read-body';
-import { decideHtmlCharset, decideTextCharset } from './charset';
+import { CappedBody } from '../engine/read-body';
+import { decideHtmlCharset, decideTextCharset, type CharsetDecision } from './charset';
 import { EMPTY_FIELDS, extractHtml, type PageFields, type SnippetOptions } from './html';
 import { bestWindow, cutAtWord, JsonCompactor, queryTerms, TextBuffer, TextHash } from './text';
 
@@ -46,61 +46,70 @@ function sniffKind(first: Uint8Array): Kind {
   return /[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]/.test(head) ? 'binary' : 'text';
 }
 
-/** A stream over chunks already taken off the body followed by the rest of the body. */
-function rejoin(taken: Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
-  return {
-    async *[Symbol.asyncIterator]() {
-      yield* taken;
-      try {
-        for (;;) {
-          const { done, value } = await rest.next();
-          if (done) return;
-          yield value;
+/**
+ * Chunks the rewriter's input stream reads ahead of the parser. With 1, a page whose
+ * last chunk fills the snippet stopped before the body's end was seen and came out
+ * `truncated` (test/fetch.test.ts, test/extract.test.ts catch it); 2 is what the
+ * earlier chain of streams gave.
+ */
+const READ_AHEAD_CHUNKS = 2;
+
+/**
+ * The body as the UTF-8 stream HTMLRewriter takes (it only reads ASCII-compatible
+ * input, PLATFORM.md): the chunks already taken, then the rest, less the BOM, and
+ * re-encoded when the page is in another charset. One stream with one `pull` per
+ * chunk, so a UTF-8 page (nearly all of them) goes through without a copy.
+ *
+ * The stream reads ahead of the parser: when the page ends within the chunks in
+ * hand, the body has usually said so (`progress.done`) by the time the rewriter
+ * stops early, so a small page still reads as whole, not truncated.
+ */
+function htmlInput(
+  taken: Uint8Array[],
+  body: CappedBody,
+  decision: CharsetDecision,
+  onError: (error: unknown) => void,
+): ReadableStream<Uint8Array> {
+  let next = 0;
+  let skip = decision.bomLength;
+  const decoder = decision.encoding === 'utf-8' ? null : new TextDecoder(decision.encoding); // It drops the BOM itself.
+  const encoder = decoder ? new TextEncoder() : null;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          for (;;) {
+            let chunk = next < taken.length ? taken[next++]! : await body.read();
+            if (chunk === null) {
+              const tail = decoder?.decode();
+              if (tail) controller.enqueue(encoder!.encode(tail));
+              controller.close();
+              return;
+            }
+            if (decoder) {
+              const text = decoder.decode(chunk, { stream: true });
+              if (!text) continue;
+              chunk = encoder!.encode(text);
+            } else if (skip > 0) {
+              const cut = Math.min(skip, chunk.byteLength);
+              skip -= cut;
+              if (cut === chunk.byteLength) continue;
+              chunk = chunk.subarray(cut);
+            }
+            controller.enqueue(chunk);
+            return;
+          }
+        } catch (error) {
+          onError(error);
+          controller.error(error);
         }
-      } finally {
-        await rest.return?.();
-      }
+      },
+      cancel() {
+        body.close();
+      },
     },
-  };
-}
-
-/** Re-encodes a byte stream in `encoding` as UTF-8 (HTMLRewriter only takes ASCII-compatible input, PLATFORM.md). */
-async function* toUtf8(chunks: AsyncIterable<Uint8Array>, encoding: string, skip: number): AsyncIterable<Uint8Array> {
-  if (encoding === 'utf-8') {
-    for await (const chunk of chunks) {
-      if (skip > 0) {
-        const cut = Math.min(skip, chunk.byteLength);
-        skip -= cut;
-        if (cut === chunk.byteLength) continue;
-        yield chunk.subarray(cut);
-      } else {
-        yield chunk;
-      }
-    }
-    return;
-  }
-  const decoder = new TextDecoder(encoding); // The decoder drops the BOM itself.
-  const encoder = new TextEncoder();
-  for await (const chunk of chunks) {
-    const text = decoder.decode(chunk, { stream: true });
-    if (text) yield encoder.encode(text);
-  }
-  const tail = decoder.decode();
-  if (tail) yield encoder.encode(tail);
-}
-
-function streamOf(chunks: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
-  const it = chunks[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await it.next();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    async cancel() {
-      await it.return?.();
-    },
-  });
+    { highWaterMark: READ_AHEAD_CHUNKS },
+  );
 }
 
 /**
@@ -113,28 +122,25 @@ export async function extractBody(
   contentType: string | null,
   options: ExtractOptions,
 ): Promise<BodyOutcome> {
-  const progress: BodyProgress = { bytes: 0, truncated: false, done: false };
+  if (!body) return { ...EMPTY_FIELDS, charset: null, bytes: 0, truncated: false };
+
+  const input = new CappedBody(body, options.maxBytes, options.signal);
+  const { progress } = input;
   const outcome = (fields: PageFields, charset: string | null): BodyOutcome => ({
     ...fields,
     charset,
     bytes: progress.bytes,
     truncated: progress.truncated || !progress.done,
   });
-  if (!body) {
-    progress.done = true;
-    return outcome(EMPTY_FIELDS, null);
-  }
-
-  const chunks = readCapped(body, options.maxBytes, options.signal, progress);
   let kind = kindOf(contentType);
   const taken: Uint8Array[] = [];
   let takenBytes = 0;
   const takeUntil = async (bytes: number) => {
     while (takenBytes < bytes) {
-      const { done, value } = await chunks.next();
-      if (done) break;
-      taken.push(value);
-      takenBytes += value.byteLength;
+      const chunk = await input.read();
+      if (chunk === null) break;
+      taken.push(chunk);
+      takenBytes += chunk.byteLength;
     }
   };
 
@@ -152,11 +158,17 @@ export async function extractBody(
     await takeUntil(kind === 'html' ? 4096 : 4);
     const prefix = concat(taken);
     const decision = kind === 'html' ? decideHtmlCharset(prefix, contentType) : decideTextCharset(prefix, contentType);
-    const all = rejoin(taken, chunks);
 
     if (kind === 'html') {
-      const fields = await extractHtml(streamOf(toUtf8(all, decision.encoding, decision.bomLength)), options.pageUrl, options);
-      return outcome(fields, decision.encoding);
+      // The rewriter reports a failed input as an error of its own; answer with the input's (timeout, reset).
+      let inputError: unknown;
+      const stream = htmlInput(taken, input, decision, (error) => (inputError = error));
+      try {
+        const fields = await extractHtml(stream, options.pageUrl, options);
+        return outcome(fields, decision.encoding);
+      } catch (error) {
+        throw inputError ?? error;
+      }
     }
 
     const decoder = new TextDecoder(decision.encoding);
@@ -170,7 +182,9 @@ export async function extractBody(
       if (sink instanceof JsonCompactor) sink.push(text);
       else sink.append(text);
     };
-    for await (const chunk of all) {
+    for (let next = 0; ; ) {
+      const chunk = next < taken.length ? taken[next++]! : await input.read();
+      if (chunk === null) break;
       if (!sink.full || hash) push(decoder.decode(chunk, { stream: true }));
     }
     push(decoder.decode());
@@ -182,7 +196,7 @@ export async function extractBody(
     return outcome({ ...EMPTY_FIELDS, snippet, ...(hash ? { textHash: hash.digest() } : {}) }, decision.encoding);
   } finally {
     // Stops the reader (and with it the origin) if extraction ended before the body did.
-    await chunks.return();
+    input.close();
   }
 }
 

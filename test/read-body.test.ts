@@ -1,0 +1,100 @@
+/**
+ * The capped body reader on its own, over streams whose every read and cancel
+ * the test sees: the cap, the end of the body, and an abort while a read waits.
+ * (Through the Worker against a real origin, test/fetch.test.ts checks the same
+ * rules by what the origin sent.)
+ */
+import { describe, expect, it } from 'vitest';
+import { CappedBody } from '../src/engine/read-body';
+
+/** A stream that hands out `chunks` (then ends, unless `hang`), and records reads and cancels. */
+function source(chunks: number[], { hang = false } = {}) {
+  const seen = { pulls: 0, cancelled: false as boolean, reason: undefined as unknown };
+  const queue = chunks.map((n) => new Uint8Array(n).fill(0x61));
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        seen.pulls++;
+        const next = queue.shift();
+        if (next) controller.enqueue(next);
+        else if (!hang) controller.close();
+        else return new Promise<void>(() => {}); // a silent origin
+      },
+      cancel(reason) {
+        seen.cancelled = true;
+        seen.reason = reason;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stream, seen };
+}
+
+async function readAll(body: CappedBody): Promise<number[]> {
+  const sizes: number[] = [];
+  for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) sizes.push(chunk.byteLength);
+  return sizes;
+}
+
+describe('CappedBody', () => {
+  it('Should read a body shorter than the cap whole, say it ended by itself, and not cancel it', async () => {
+    const { stream, seen } = source([100, 0, 50]);
+    const body = new CappedBody(stream, 1000, new AbortController().signal);
+    expect(await readAll(body)).toEqual([100, 50]);
+    expect(body.progress).toEqual({ bytes: 150, truncated: false, done: true });
+    expect(seen.cancelled).toBe(false);
+  });
+
+  it('Should cut the chunk that crosses the cap, stop there and cancel the body', async () => {
+    const { stream, seen } = source([600, 600, 600]);
+    const body = new CappedBody(stream, 1000, new AbortController().signal);
+    expect(await readAll(body)).toEqual([600, 400]);
+    expect(body.progress).toEqual({ bytes: 1000, truncated: true, done: false });
+    expect(seen.cancelled).toBe(true);
+    expect(seen.pulls).toBe(2);
+  });
+
+  it('Should not wait for more once the cap is reached exactly, and call that truncated', async () => {
+    // The origin might still be sending; waiting to learn whether it is could hang on a trickle.
+    const { stream, seen } = source([500, 500], { hang: true });
+    const body = new CappedBody(stream, 1000, new AbortController().signal);
+    expect(await readAll(body)).toEqual([500, 500]);
+    expect(body.progress).toEqual({ bytes: 1000, truncated: true, done: false });
+    expect(seen.cancelled).toBe(true);
+  });
+
+  it('Should reject a waiting read with the signal\'s reason when it aborts, and cancel the body', async () => {
+    const { stream, seen } = source([10], { hang: true });
+    const controller = new AbortController();
+    const body = new CappedBody(stream, 1000, controller.signal);
+    expect((await body.read())!.byteLength).toBe(10);
+    const waiting = body.read();
+    const reason = new Error('timed out');
+    controller.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    expect(seen.cancelled).toBe(true);
+    expect(seen.reason).toBe(reason);
+    body.close();
+  });
+
+  it('Should reject at once when the signal has already aborted', async () => {
+    const { stream } = source([10]);
+    const controller = new AbortController();
+    const reason = new Error('deadline');
+    controller.abort(reason);
+    const body = new CappedBody(stream, 1000, controller.signal);
+    await expect(body.read()).rejects.toBe(reason);
+    body.close();
+  });
+
+  it('Should cancel a body it has not read to the end when closed, and answer null after', async () => {
+    const { stream, seen } = source([10, 10, 10]);
+    const body = new CappedBody(stream, 1000, new AbortController().signal);
+    await body.read();
+    body.close();
+    body.close();
+    expect(seen.cancelled).toBe(true);
+    expect(await body.read()).toBeNull();
+    expect(body.progress.done).toBe(false);
+  });
+});
