@@ -429,6 +429,37 @@ describe('body', () => {
     expect(results[0]!.bytes).toBeLessThan(262_144);
   });
 
+  it('Should read a short remainder to the end after an early stop while more URLs for the host are queued, so one connection serves them all', async () => {
+    const scope = newScope('reuse');
+    const urls = many(scope, 'page?size=30000', 4);
+    const { results } = await fanout({ urls, concurrency: 1 });
+    // Early stop had what it needed from each page; the rest was read (not parsed) to free the
+    // connection for the next URL. The last one has no next URL, so it is cancelled as usual.
+    expect(results.slice(0, 3).map((r) => [r.ok, r.bytes, r.truncated])).toEqual(urls.slice(0, 3).map(() => [true, 30_000, false]));
+    expect(results[3]).toMatchObject({ ok: true, truncated: true });
+    expect(results[3]!.bytes).toBeLessThan(30_000);
+    expect(results.every((r) => r.snippet!.length > 150)).toBe(true);
+    const s = await stats(scope);
+    expect(s.log.map((e) => e.connection)).toEqual(Array(4).fill(s.log[0]!.connection));
+  });
+
+  it('Should cancel after an early stop when the remainder is large, even with more URLs for the host queued', async () => {
+    const scope = newScope('no-reuse-huge');
+    const { results } = await fanout({ urls: many(scope, 'huge?mb=200', 3), concurrency: 1, maxBytes: 5_242_880 });
+    expect(results.every((r) => r.ok && r.truncated && r.title === 'Huge page')).toBe(true);
+    // What was read: the head and snippet, then at most the 64 KiB remainder allowance.
+    expect(results.every((r) => r.bytes < 256 * 1024)).toBe(true);
+    const s = await waitForStats(scope, (s) => s.inFlight === 0 && s.closedEarly === 3);
+    expect(new Set(s.log.map((e) => e.connection)).size).toBe(3);
+  });
+
+  it('Should cancel at once after an early stop when no other URL for the host is queued', async () => {
+    const scope = newScope('no-reuse-last');
+    const { results } = await fanout({ urls: [originUrl(scope, 'page?size=30000')] });
+    expect(results[0]).toMatchObject({ ok: true, truncated: true });
+    expect(results[0]!.bytes).toBeLessThan(30_000);
+  });
+
   it('Should cut a page at `maxBytes` and say it is truncated', async () => {
     const scope = newScope('maxbytes');
     const { results } = await fanout({ urls: [originUrl(scope, 'page?size=5000')], maxBytes: 1000 });

@@ -5,7 +5,7 @@
  * rules by what the origin sent.)
  */
 import { describe, expect, it } from 'vitest';
-import { CappedBody } from '../src/engine/read-body';
+import { CappedBody, REUSE_DRAIN_BYTES } from '../src/engine/read-body';
 
 /** A stream that hands out `chunks` (then ends, unless `hang`), and records reads and cancels. */
 function source(chunks: number[], { hang = false } = {}) {
@@ -96,5 +96,52 @@ describe('CappedBody', () => {
     expect(seen.cancelled).toBe(true);
     expect(await body.read()).toBeNull();
     expect(body.progress.done).toBe(false);
+  });
+
+  describe('finish', () => {
+    const stopped = async (chunks: number[], options: { hang?: boolean; maxBytes?: number } = {}) => {
+      const { stream, seen } = source(chunks, options);
+      const body = new CappedBody(stream, options.maxBytes ?? 1_000_000, new AbortController().signal);
+      await body.read(); // the consumer took one chunk and had enough
+      return { body, seen };
+    };
+
+    it('Should read a short remainder to the end with `reuse`, count it, and not cancel the body', async () => {
+      const { body, seen } = await stopped([1000, 20_000, 20_000]);
+      await body.finish(true);
+      expect(body.progress).toEqual({ bytes: 41_000, truncated: false, done: true });
+      expect(seen.cancelled).toBe(false);
+    });
+
+    it('Should read at most REUSE_DRAIN_BYTES past the stop, then cancel', async () => {
+      const { body, seen } = await stopped([1000, ...Array(10).fill(16_384)]);
+      await body.finish(true);
+      expect(body.progress.bytes).toBe(1000 + REUSE_DRAIN_BYTES);
+      expect(body.progress.done).toBe(false);
+      expect(seen.cancelled).toBe(true);
+    });
+
+    it('Should not read past `maxBytes` while draining', async () => {
+      const { body, seen } = await stopped([1000, 3000, 3000], { maxBytes: 2500 });
+      await body.finish(true);
+      expect(body.progress).toMatchObject({ bytes: 2500, done: false });
+      expect(seen.cancelled).toBe(true);
+    });
+
+    it('Should give up on a remainder that does not come within REUSE_DRAIN_MS, and cancel', async () => {
+      const { body, seen } = await stopped([1000, 500], { hang: true });
+      await body.finish(true);
+      expect(body.progress).toMatchObject({ bytes: 1500, done: false });
+      expect(seen.cancelled).toBe(true);
+    });
+
+    it('Should cancel at once without `reuse`, reading nothing more', async () => {
+      const { body, seen } = await stopped([1000, 500, 500]);
+      const pulls = seen.pulls;
+      await body.finish(false);
+      expect(body.progress).toMatchObject({ bytes: 1000, done: false });
+      expect(seen.pulls).toBe(pulls);
+      expect(seen.cancelled).toBe(true);
+    });
   });
 });

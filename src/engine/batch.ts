@@ -1,10 +1,10 @@
 import { AbortedFailure, DeadlineFailure, FetchFailure } from '../errors';
 import { checkUrl } from '../guard';
 import { ENGINE, type FetchOptions } from '../options';
-import { failedResult, type PageResult, type Validators } from './fetch-page';
+import { failedResult, type PageJob, type PageResult, type Validators } from './fetch-page';
 import { runPool, type PoolTask } from './pool';
 import { Semaphore } from './semaphore';
-import { LaneBroken, LanePicker, localLane, planLanes, type Lane, type LaneJob, type ShardOpener } from './shards';
+import { LaneBroken, LanePicker, localLane, planLanes, type Lane, type ShardOpener } from './shards';
 
 export type { PageResult } from './fetch-page';
 
@@ -104,7 +104,7 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
    * again in this invocation, which cannot break the same way, so every URL
    * still gets a real result (GET is idempotent; it costs one more request).
    */
-  const runOnLanes = async (job: LaneJob): Promise<PageResult> => {
+  const runOnLanes = async (job: PageJob): Promise<PageResult> => {
     let only: number | undefined;
     for (;;) {
       let lane: number;
@@ -131,13 +131,19 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
     }
   };
 
+  // URLs not yet started, per host: while more are queued, a connection to that host is worth keeping.
+  const queuedByHost = new Map<string, number>();
+  for (const group of distinct) queuedByHost.set(group.url.host, (queuedByHost.get(group.url.host) ?? 0) + 1);
+
   let started = 0;
   const tasks: PoolTask[] = distinct.map((group) => ({
     key: group.url.hostname,
     run: async () => {
       started++;
+      const queued = queuedByHost.get(group.url.host)! - 1;
+      queuedByHost.set(group.url.host, queued);
       const first = urls[group.indexes[0]!]!;
-      const result = await runOnLanes({ url: first, target: group.url, validators: deps.validators?.(first) });
+      const result = await runOnLanes({ url: first, target: group.url, validators: deps.validators?.(first), reuseConnection: queued > 0 });
       for (const index of group.indexes) settle(index, { ...result, url: urls[index]! });
     },
     skip: () => {

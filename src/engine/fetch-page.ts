@@ -60,6 +60,22 @@ export interface PageContext {
   random?: (() => number) | undefined;
 }
 
+/** One URL to fetch. */
+export interface PageJob {
+  /** The URL as the caller gave it (results carry it). */
+  url: string;
+  /** The same URL, parsed and through the guard. */
+  target: URL;
+  /** From an earlier check of the URL, for a conditional request. */
+  validators?: Validators | undefined;
+  /**
+   * Another URL to the same host is still queued in this batch: when fanout
+   * stops reading early, a short remainder is read to the end so the
+   * connection can be reused instead of closed (src/engine/read-body.ts).
+   */
+  reuseConnection?: boolean | undefined;
+}
+
 /** Validators from an earlier check; sent as If-None-Match / If-Modified-Since (RFC 9110 §13.1). */
 export interface Validators {
   etag: string | null;
@@ -148,7 +164,7 @@ interface Attempt {
  * a per-attempt timeout that starts when the first request gets a header slot,
  * the body capped and extracted. Never throws: every outcome is a result.
  */
-export async function fetchPage(url: string, target: URL, ctx: PageContext, validators?: Validators): Promise<PageResult> {
+export async function fetchPage(job: PageJob, ctx: PageContext): Promise<PageResult> {
   const { options, now } = ctx;
   const random = ctx.random ?? Math.random;
 
@@ -161,7 +177,7 @@ export async function fetchPage(url: string, target: URL, ctx: PageContext, vali
 
   for (;;) {
     attempts++;
-    const attempt = await attemptOnce(url, target, ctx, markSent, validators);
+    const attempt = await attemptOnce(job, ctx, markSent);
     last = attempt.result;
     const retriesLeft = attempts <= options.retries;
     if (!attempt.retry || !retriesLeft || ctx.signal.aborted) break;
@@ -186,15 +202,10 @@ export async function fetchPage(url: string, target: URL, ctx: PageContext, vali
   };
 }
 
-async function attemptOnce(
-  inputUrl: string,
-  firstUrl: URL,
-  ctx: PageContext,
-  markSent: (at: number) => void,
-  validators: Validators | undefined,
-): Promise<Attempt> {
+async function attemptOnce(job: PageJob, ctx: PageContext, markSent: (at: number) => void): Promise<Attempt> {
   const { options, now, signal: batch } = ctx;
-  let current = firstUrl;
+  const { url: inputUrl, validators } = job;
+  let current = job.target;
   let redirects = 0;
   const fail = (error: FetchFailure, extra: Partial<PageResult> = {}): Attempt => ({
     result: failedResult(inputUrl, error, { redirects, finalUrl: current.href, ...extra }),
@@ -316,6 +327,7 @@ async function attemptOnce(
           query: options.query,
           hashText: options.hashText,
           pageUrl: current.href,
+          reuseConnection: job.reuseConnection,
           signal,
         });
         const ok = response.status >= 200 && response.status < 300;

@@ -19,15 +19,8 @@
 import { AbortedFailure, DeadlineFailure, FetchFailure } from '../errors';
 import { checkUrl } from '../guard';
 import { ENGINE, type FetchOptions } from '../options';
-import { failedResult, fetchPage, type PageContext, type PageResult, type Validators } from './fetch-page';
+import { failedResult, fetchPage, type PageContext, type PageJob, type PageResult, type Validators } from './fetch-page';
 import { Semaphore } from './semaphore';
-
-/** One URL for a lane: the input string, the URL it parsed to, and validators from an earlier check. */
-export interface LaneJob {
-  url: string;
-  target: URL;
-  validators?: Validators | undefined;
-}
 
 /** Where URLs run: this invocation or a shard. */
 export interface Lane {
@@ -38,7 +31,7 @@ export interface Lane {
    * rejects with a LaneBroken when the lane itself failed, so the URL can run
    * elsewhere, or with the signal's reason when the batch was cut.
    */
-  run(job: LaneJob, signal: AbortSignal): Promise<PageResult>;
+  run(job: PageJob, signal: AbortSignal): Promise<PageResult>;
   /** Ends the lane: a shard cancels whatever it still has in flight. */
   close(): void;
 }
@@ -156,7 +149,7 @@ export class LanePicker {
 export function localLane(capacity: number, context: PageContext): Lane {
   return {
     capacity,
-    run: (job) => fetchPage(job.url, job.target, context, job.validators),
+    run: (job) => fetchPage(job, context),
     close() {},
   };
 }
@@ -166,7 +159,7 @@ export function localLane(capacity: number, context: PageContext): Lane {
 /** Caller to shard. */
 export type ToShard =
   | { type: 'init'; init: ShardInit }
-  | { type: 'fetch'; id: number; url: string; validators?: Validators | undefined };
+  | { type: 'fetch'; id: number; url: string; validators?: Validators | undefined; reuseConnection?: boolean | undefined };
 
 /** Shard to caller. */
 export type FromShard = { type: 'result'; id: number; result: PageResult };
@@ -212,11 +205,11 @@ export function serveShard(socket: ShardSocket, deps: { fetch?: typeof fetch; no
       return;
     }
     if (!context) throw new Error('fanout shard: fetch before init');
-    const { id, url, validators } = message;
+    const { id, url, validators, reuseConnection } = message;
     // The caller guarded the URL already; checking again here costs nothing and trusts nobody.
     const verdict = checkUrl(url, { allowPrivate: context.options.allowPrivate });
     const running = verdict.ok
-      ? fetchPage(url, verdict.url, { ...context, batchStart: now() }, validators)
+      ? fetchPage({ url, target: verdict.url, validators, reuseConnection }, { ...context, batchStart: now() })
       : Promise.resolve(failedResult(url, new FetchFailure(verdict.code, verdict.message)));
     void running.then((result) => {
       if (controller.signal.aborted) return; // Nobody is listening any more.
@@ -295,7 +288,8 @@ export function shardLane(socket: Promise<ShardSocket>, init: ShardInit, capacit
           },
         });
         try {
-          port.send(JSON.stringify({ type: 'fetch', id, url: job.url, validators: job.validators } satisfies ToShard));
+          const { url, validators, reuseConnection } = job;
+          port.send(JSON.stringify({ type: 'fetch', id, url, validators, reuseConnection } satisfies ToShard));
         } catch (error) {
           breakOff(`send failed: ${error instanceof Error ? error.message : String(error)}`, error);
         }

@@ -19,6 +19,8 @@ export interface ExtractOptions extends SnippetOptions {
   pageUrl: string;
   /** Aborts reading (timeout, deadline, client gone); extraction rejects with its reason. */
   signal: AbortSignal;
+  /** Another URL to this host follows: read a short remainder to the end after an early stop (CappedBody.finish). */
+  reuseConnection?: boolean | undefined;
 }
 
 type Kind = 'html' | 'json' | 'text' | 'binary';
@@ -105,7 +107,7 @@ function htmlInput(
         }
       },
       cancel() {
-        body.close();
+        // The rewriter stopped (early stop, or a failure): extractBody's `finish` ends the body.
       },
     },
     { highWaterMark: READ_AHEAD_CHUNKS },
@@ -125,13 +127,24 @@ export async function extractBody(
   if (!body) return { ...EMPTY_FIELDS, charset: null, bytes: 0, truncated: false };
 
   const input = new CappedBody(body, options.maxBytes, options.signal);
+  let found: { fields: PageFields; charset: string | null };
+  try {
+    found = await extractFrom(input, contentType, options);
+  } finally {
+    // Stops the reader (and with it the origin) if extraction ended before the body did.
+    await input.finish(options.reuseConnection === true);
+  }
+  // After `finish`: a remainder read to keep the connection counts as read.
   const { progress } = input;
-  const outcome = (fields: PageFields, charset: string | null): BodyOutcome => ({
-    ...fields,
-    charset,
-    bytes: progress.bytes,
-    truncated: progress.truncated || !progress.done,
-  });
+  return { ...found.fields, charset: found.charset, bytes: progress.bytes, truncated: progress.truncated || !progress.done };
+}
+
+/** The fields of a body by its kind, read from `input` as far as they need. */
+async function extractFrom(
+  input: CappedBody,
+  contentType: string | null,
+  options: ExtractOptions,
+): Promise<{ fields: PageFields; charset: string | null }> {
   let kind = kindOf(contentType);
   const taken: Uint8Array[] = [];
   let takenBytes = 0;
@@ -144,60 +157,54 @@ export async function extractBody(
     }
   };
 
-  try {
-    if (kind === null) {
-      await takeUntil(1);
-      kind = taken[0] ? sniffKind(taken[0]) : 'binary';
-    }
-    if (kind === 'binary') {
-      // Images, PDFs, archives: the type is the answer; stop after the first chunk.
-      await takeUntil(1);
-      return outcome(EMPTY_FIELDS, null);
-    }
-
-    await takeUntil(kind === 'html' ? 4096 : 4);
-    const prefix = concat(taken);
-    const decision = kind === 'html' ? decideHtmlCharset(prefix, contentType) : decideTextCharset(prefix, contentType);
-
-    if (kind === 'html') {
-      // The rewriter reports a failed input as an error of its own; answer with the input's (timeout, reset).
-      let inputError: unknown;
-      const stream = htmlInput(taken, input, decision, (error) => (inputError = error));
-      try {
-        const fields = await extractHtml(stream, options.pageUrl, options);
-        return outcome(fields, decision.encoding);
-      } catch (error) {
-        throw inputError ?? error;
-      }
-    }
-
-    const decoder = new TextDecoder(decision.encoding);
-    const terms = options.query ? queryTerms(options.query) : [];
-    const cap = terms.length > 0 ? QUERY_TEXT_CAP : options.snippetLength + 64;
-    const sink = kind === 'json' ? new JsonCompactor(cap) : new TextBuffer(cap);
-    const hash = options.hashText ? new TextHash() : null;
-    const push = (text: string) => {
-      hash?.update(text);
-      if (sink.full) return;
-      if (sink instanceof JsonCompactor) sink.push(text);
-      else sink.append(text);
-    };
-    for (let next = 0; ; ) {
-      const chunk = next < taken.length ? taken[next++]! : await input.read();
-      if (chunk === null) break;
-      if (!sink.full || hash) push(decoder.decode(chunk, { stream: true }));
-    }
-    push(decoder.decode());
-    const text = sink instanceof JsonCompactor ? sink.out : sink.text;
-    const snippet =
-      options.snippetLength > 0
-        ? (bestWindow(text, terms, options.snippetLength) ?? cutAtWord(text, options.snippetLength)) || null
-        : null;
-    return outcome({ ...EMPTY_FIELDS, snippet, ...(hash ? { textHash: hash.digest() } : {}) }, decision.encoding);
-  } finally {
-    // Stops the reader (and with it the origin) if extraction ended before the body did.
-    input.close();
+  if (kind === null) {
+    await takeUntil(1);
+    kind = taken[0] ? sniffKind(taken[0]) : 'binary';
   }
+  if (kind === 'binary') {
+    // Images, PDFs, archives: the type is the answer; stop after the first chunk.
+    await takeUntil(1);
+    return { fields: EMPTY_FIELDS, charset: null };
+  }
+
+  await takeUntil(kind === 'html' ? 4096 : 4);
+  const prefix = concat(taken);
+  const decision = kind === 'html' ? decideHtmlCharset(prefix, contentType) : decideTextCharset(prefix, contentType);
+
+  if (kind === 'html') {
+    // The rewriter reports a failed input as an error of its own; answer with the input's (timeout, reset).
+    let inputError: unknown;
+    const stream = htmlInput(taken, input, decision, (error) => (inputError = error));
+    try {
+      return { fields: await extractHtml(stream, options.pageUrl, options), charset: decision.encoding };
+    } catch (error) {
+      throw inputError ?? error;
+    }
+  }
+
+  const decoder = new TextDecoder(decision.encoding);
+  const terms = options.query ? queryTerms(options.query) : [];
+  const cap = terms.length > 0 ? QUERY_TEXT_CAP : options.snippetLength + 64;
+  const sink = kind === 'json' ? new JsonCompactor(cap) : new TextBuffer(cap);
+  const hash = options.hashText ? new TextHash() : null;
+  const push = (text: string) => {
+    hash?.update(text);
+    if (sink.full) return;
+    if (sink instanceof JsonCompactor) sink.push(text);
+    else sink.append(text);
+  };
+  for (let next = 0; ; ) {
+    const chunk = next < taken.length ? taken[next++]! : await input.read();
+    if (chunk === null) break;
+    if (!sink.full || hash) push(decoder.decode(chunk, { stream: true }));
+  }
+  push(decoder.decode());
+  const text = sink instanceof JsonCompactor ? sink.out : sink.text;
+  const snippet =
+    options.snippetLength > 0
+      ? (bestWindow(text, terms, options.snippetLength) ?? cutAtWord(text, options.snippetLength)) || null
+      : null;
+  return { fields: { ...EMPTY_FIELDS, snippet, ...(hash ? { textHash: hash.digest() } : {}) }, charset: decision.encoding };
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

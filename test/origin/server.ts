@@ -30,6 +30,8 @@ export interface OriginLogEntry {
   method: string;
   /** Milliseconds since this scope's first request. */
   t: number;
+  /** The TCP connection it came on, numbered from 1 in the origin's lifetime: equal numbers mean a reused connection. */
+  connection: number;
   /** The request headers tests assert on. */
   headers: { 'user-agent'?: string; accept?: string; 'if-none-match'?: string; 'if-modified-since'?: string };
   /** The raw request body, for routes that read it (`hook`). */
@@ -581,6 +583,10 @@ function hit(ctx: Ctx): number {
   return n;
 }
 
+/** Each accepted socket's number, in order of arrival. */
+const connectionIds = new WeakMap<Socket, number>();
+let connectionCount = 0;
+
 /** Counts the request and watches its response until it finishes or loses its socket. */
 function track(scope: ScopeState, req: http.IncomingMessage, res: http.ServerResponse, route: string): Ctx {
   const now = performance.now();
@@ -597,6 +603,7 @@ function track(scope: ScopeState, req: http.IncomingMessage, res: http.ServerRes
     host,
     method: req.method ?? '',
     t: Math.round(now - scope.startedAt),
+    connection: connectionIds.get(req.socket) ?? 0,
     headers: {
       'user-agent': header('user-agent'),
       accept: header('accept'),
@@ -738,6 +745,7 @@ export async function startOrigin(): Promise<Origin> {
     const server = http.createServer(onRequest);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.on('connection', (socket) => {
+      connectionIds.set(socket, ++connectionCount);
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
     });
