@@ -8,6 +8,7 @@
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { PageResult } from '../src/engine/batch';
+import { extractBody } from '../src/extract';
 import { newScope, originUrl, release, stats, waitForStats } from './origin/client';
 
 const BASE = 'http://fanout.test';
@@ -129,6 +130,30 @@ describe('snippet', () => {
     // Not cut needlessly short: what follows would not have fitted.
     expect(snippet!.length).toBeGreaterThan(snippetLength / 2);
   });
+
+  it.each(['article.html', 'entities.html', 'script-style.html', 'void-elements.html', 'cp1251-meta.html', 'utf8-bom.html'])(
+    'Should give the same fields from %s when it stops early as when it reads the whole page',
+    async (name) => {
+      // hashText turns the early stop off (the hash needs all text): the whole page is the reference.
+      const scope = newScope('early-same');
+      const read = async (snippetLength: number, hashText: boolean) => {
+        const url = fixtureUrl(scope, name, 'text/html');
+        const res = await fetch(url);
+        const out = await extractBody(res.body, res.headers.get('content-type'), {
+          snippetLength,
+          hashText,
+          maxBytes: 262_144,
+          pageUrl: url,
+          signal: new AbortController().signal,
+        });
+        const { textHash, bytes, truncated, ...fields } = out;
+        return fields;
+      };
+      for (const snippetLength of [1, 5, 40, 77, 150, 300, 5000]) {
+        expect(await read(snippetLength, false), `snippetLength ${snippetLength}`).toEqual(await read(snippetLength, true));
+      }
+    },
+  );
 
   it('Should give a null snippet for snippetLength 0 and keep the other fields', async () => {
     const scope = newScope('snippet-0');

@@ -87,6 +87,53 @@ describe('CappedBody', () => {
     body.close();
   });
 
+  it('Should wait for a read in flight before cancelling, so workerd can keep the connection', async () => {
+    // Cancelling under a pending read makes workerd drop the connection (the bench origin saw one new
+    // connection per page); once the read settles, the rest of a small response can be let through.
+    let deliver: (() => void) | undefined;
+    const seen = { cancelled: false };
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          return new Promise<void>((resolve) => {
+            deliver = () => {
+              controller.enqueue(new Uint8Array(10));
+              resolve();
+            };
+          });
+        },
+        cancel() {
+          seen.cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const body = new CappedBody(stream, 1000, new AbortController().signal);
+    const reading = body.read();
+    await Promise.resolve();
+    body.close();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(seen.cancelled).toBe(false);
+    deliver!();
+    expect(await reading).toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(seen.cancelled).toBe(true);
+    expect(body.progress).toEqual({ bytes: 0, truncated: false, done: false });
+  });
+
+  it('Should still cancel a body closed under a pending read when the signal aborts', async () => {
+    const { stream, seen } = source([], { hang: true });
+    const controller = new AbortController();
+    const body = new CappedBody(stream, 1000, controller.signal);
+    const reading = body.read();
+    await Promise.resolve();
+    body.close();
+    const reason = new Error('deadline');
+    controller.abort(reason);
+    await expect(reading).rejects.toBe(reason);
+    expect(seen.cancelled).toBe(true);
+  });
+
   it('Should cancel a body it has not read to the end when closed, and answer null after', async () => {
     const { stream, seen } = source([10, 10, 10]);
     const body = new CappedBody(stream, 1000, new AbortController().signal);

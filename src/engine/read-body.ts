@@ -43,7 +43,7 @@ export class CappedBody {
   readonly #maxBytes: number;
   readonly #signal: AbortSignal;
   #closed = false;
-  /** The read in flight, if any: a workerd body allows one pending read at a time. */
+  /** The read in flight, if any: a workerd body allows one pending read at a time, and `close()` waits for it. */
   #pending: Promise<unknown> | null = null;
 
   constructor(body: ReadableStream<Uint8Array>, maxBytes: number, signal: AbortSignal) {
@@ -73,7 +73,7 @@ export class CappedBody {
       this.#pending = pending;
       const { done, value } = await pending.finally(() => (this.#pending = null));
       this.#signal.throwIfAborted();
-      if (this.#closed) return null; // closed while the read was pending: the cancel ended it
+      if (this.#closed) return null; // closed while the read was pending
       if (done) {
         this.progress.done = true;
         this.close();
@@ -129,18 +129,24 @@ export class CappedBody {
 
   /**
    * Stops reading. Unless the body ended by itself, cancels it: that tells the
-   * origin to stop (it closes the connection, or returns it when drained).
-   * Safe to call more than once.
+   * origin to stop (workerd closes the connection, or keeps it when the rest of a
+   * small response is already on its way). Safe to call more than once.
+   *
+   * With a read in flight (the HTML input reads ahead of the parser), the cancel
+   * waits for that read to settle: cancelling under a pending read makes workerd
+   * drop the connection every time (measured: 2,000 new connections for 2,000
+   * 60 KB pages, against none, and about 10% more CPU per page). Until then the
+   * abort listener stays, so a stalled origin is still cut when the signal aborts.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#signal.removeEventListener('abort', this.#onAbort);
-    if (!this.progress.done) this.#reader.cancel().catch(() => {});
-    try {
+    const stop = () => {
+      this.#signal.removeEventListener('abort', this.#onAbort);
+      if (!this.progress.done) this.#reader.cancel().catch(() => {});
       this.#reader.releaseLock();
-    } catch {
-      // A read still pending; the cancel above already ends it.
-    }
+    };
+    if (this.#pending) this.#pending.then(stop, stop);
+    else stop();
   }
 }

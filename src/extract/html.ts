@@ -89,7 +89,9 @@ export async function extractHtml(
   options: SnippetOptions,
 ): Promise<PageFields> {
   const wantAll = options.query !== undefined;
-  const textCap = wantAll ? QUERY_TEXT_CAP : options.snippetLength + 64;
+  // cutAtWord(text, n) reads text[0..n] and no further, and the buffers only ever append, so
+  // n + 1 characters give the same snippet as any longer text; the early stop comes that much sooner.
+  const textCap = wantAll ? QUERY_TEXT_CAP : options.snippetLength + 1;
   const visible = new TextBuffer(textCap);
   const selected = options.selector ? new TextBuffer(textCap) : null;
   const hash = options.hashText ? new TextHash() : null;
