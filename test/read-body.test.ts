@@ -182,12 +182,18 @@ describe('CappedBody', () => {
       expect(seen.cancelled).toBe(true);
     });
 
-    it('Should cancel at once without `reuse`, reading nothing more', async () => {
-      const { body, seen } = await stopped([1000, 500, 500]);
-      const pulls = seen.pulls;
+    it('Should look for the end without `reuse`: a body that ends within END_PEEK_BYTES counts as read whole', async () => {
+      const { body, seen } = await stopped([1000, 500]);
       await body.finish(false);
-      expect(body.progress).toMatchObject({ bytes: 1000, done: false });
-      expect(seen.pulls).toBe(pulls);
+      expect(body.progress).toEqual({ bytes: 1500, truncated: false, done: true });
+      expect(seen.cancelled).toBe(false);
+    });
+
+    it('Should cancel without `reuse` once the look passes END_PEEK_BYTES and the body goes on', async () => {
+      const { body, seen } = await stopped([1000, 20_000, 20_000]);
+      await body.finish(false);
+      expect(body.progress).toMatchObject({ bytes: 21_000, done: false });
+      expect(seen.pulls).toBe(2);
       expect(seen.cancelled).toBe(true);
     });
   });

@@ -17,6 +17,13 @@
 export const REUSE_DRAIN_BYTES = 65_536;
 /** How long that remainder may take to arrive before fanout closes the connection anyway. */
 export const REUSE_DRAIN_MS = 50;
+/**
+ * Without a next URL for the host, fanout still looks (this long, and this many
+ * bytes, at most) whether the body's end is already here: a small page then
+ * counts as read whole (`truncated: false`), not cut short.
+ */
+export const END_PEEK_MS = 5;
+export const END_PEEK_BYTES = 16_384;
 
 /** What the reader saw; updated as chunks arrive. */
 export interface BodyProgress {
@@ -44,7 +51,7 @@ export class CappedBody {
   readonly #signal: AbortSignal;
   #closed = false;
   /** The read in flight, if any: a workerd body allows one pending read at a time, and `close()` waits for it. */
-  #pending: Promise<unknown> | null = null;
+  #pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
 
   constructor(body: ReadableStream<Uint8Array>, maxBytes: number, signal: AbortSignal) {
     this.#reader = body.getReader();
@@ -58,6 +65,17 @@ export class CappedBody {
     this.#reader.cancel(this.#signal.reason).catch(() => {});
   };
 
+  /** One read of the underlying body, remembered as the read in flight until it settles. */
+  #readOnce(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const pending = this.#reader.read();
+    this.#pending = pending;
+    const settled = () => {
+      if (this.#pending === pending) this.#pending = null;
+    };
+    pending.then(settled, settled);
+    return pending;
+  }
+
   /** The next chunk (never empty), or null when the body ended or the cap was reached. */
   async read(): Promise<Uint8Array | null> {
     for (;;) {
@@ -69,9 +87,7 @@ export class CappedBody {
         this.close();
         return null;
       }
-      const pending = this.#reader.read();
-      this.#pending = pending;
-      const { done, value } = await pending.finally(() => (this.#pending = null));
+      const { done, value } = await this.#readOnce();
       this.#signal.throwIfAborted();
       if (this.#closed) return null; // closed while the read was pending
       if (done) {
@@ -93,38 +109,46 @@ export class CappedBody {
   }
 
   /**
-   * Stops reading once the consumer has what it needs. With `reuse`, first
-   * reads a remainder of at most REUSE_DRAIN_BYTES (and within `maxBytes`) that
-   * arrives within REUSE_DRAIN_MS, so the connection can serve the next URL to
-   * the same host; what is read that way counts in `progress`. Then `close()`.
+   * Stops reading once the consumer has what it needs, then `close()`s. Before
+   * that, within a short time budget and never past `maxBytes`:
+   * - a read the consumer left in flight (its read-ahead) may settle; `read()`
+   *   counts it;
+   * - without `reuse`, up to END_PEEK_BYTES more show whether the body's end
+   *   is already here, so a small page counts as read whole (`truncated: false`);
+   * - with `reuse`, a remainder of at most REUSE_DRAIN_BYTES is read to the end,
+   *   so the connection can serve the next URL to the same host.
+   * What is read counts in `progress`. Budget: REUSE_DRAIN_MS with `reuse`,
+   * END_PEEK_MS without; past it, the body is cancelled at once.
    */
   async finish(reuse: boolean): Promise<void> {
-    // A read the consumer left in flight (a stream reading ahead) settles first; read() counts its chunk.
-    if (this.#pending) await this.#pending.catch(() => {});
-    if (reuse && !this.#closed && !this.progress.done && !this.#signal.aborted) {
-      const limit = Math.min(this.#maxBytes, this.progress.bytes + REUSE_DRAIN_BYTES);
-      let late = false;
-      const timer = setTimeout(() => {
-        late = true;
-        this.#reader.cancel().catch(() => {});
-      }, REUSE_DRAIN_MS);
-      try {
-        while (this.progress.bytes < limit) {
-          const { done, value } = await this.#reader.read();
-          if (late || this.#signal.aborted) break;
-          if (done) {
-            this.progress.done = true;
-            break;
-          }
-          this.progress.bytes += Math.min(value.byteLength, this.#maxBytes - this.progress.bytes);
+    if (this.#closed || this.progress.done || this.#signal.aborted) return this.close();
+    let wake = () => {};
+    const expired = new Promise<'expired'>((resolve) => (wake = () => resolve('expired')));
+    const timer = setTimeout(() => {
+      // Out of time: the rest is not coming soon, so the connection is not worth keeping.
+      this.#reader.cancel().catch(() => {});
+      wake();
+    }, reuse ? REUSE_DRAIN_MS : END_PEEK_MS);
+    try {
+      if (this.#pending && (await Promise.race([this.#pending.then(() => 'read' as const, () => 'read' as const), expired])) === 'expired') return;
+      // Let the consumer's read() see the settled read first: it counts it, or closes on the end.
+      await Promise.resolve();
+      const limit = Math.min(this.#maxBytes, this.progress.bytes + (reuse ? REUSE_DRAIN_BYTES : END_PEEK_BYTES));
+      while (!this.#closed && !this.progress.done && !this.#signal.aborted && this.progress.bytes < limit) {
+        const read = await Promise.race([this.#readOnce(), expired]);
+        if (read === 'expired') return;
+        if (read.done) {
+          this.progress.done = true;
+          return;
         }
-      } catch {
-        // A body that broke off now changes nothing: the result is already made.
-      } finally {
-        clearTimeout(timer);
+        this.progress.bytes += Math.min(read.value.byteLength, this.#maxBytes - this.progress.bytes);
       }
+    } catch {
+      // A body that broke off now changes nothing: the result is already made.
+    } finally {
+      clearTimeout(timer);
+      this.close();
     }
-    this.close();
   }
 
   /**

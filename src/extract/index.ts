@@ -1,6 +1,6 @@
 import { CappedBody } from '../engine/read-body';
 import { decideHtmlCharset, decideTextCharset, type CharsetDecision } from './charset';
-import { EMPTY_FIELDS, extractHtml, type PageFields, type SnippetOptions } from './html';
+import { EMPTY_FIELDS, extractHtml, type PageFields, type SnippetOptions, type StopFlag } from './html';
 import { bestWindow, cutAtWord, JsonCompactor, queryTerms, TextBuffer, TextHash } from './text';
 
 export type { PageFields, SnippetOptions } from './html';
@@ -49,68 +49,92 @@ function sniffKind(first: Uint8Array): Kind {
 }
 
 /**
- * Chunks the rewriter's input stream reads ahead of the parser. With 1, a page whose
- * last chunk fills the snippet stopped before the body's end was seen and came out
- * `truncated` (test/fetch.test.ts, test/extract.test.ts catch it); 2 is what the
- * earlier chain of streams gave.
+ * The rewriter is handed the body in slices of at most this many bytes, and no
+ * slice is read ahead: when extraction has enough (the head read, the snippet
+ * full), the input ends at the next pull, so the parser has at most one slice
+ * to go through for nothing. A network chunk can be 64 KiB; slicing costs one
+ * more pull per slice, far less than parsing what would be thrown away.
  */
-const READ_AHEAD_CHUNKS = 2;
+export const HTML_SLICE_BYTES = 4096;
 
 /**
  * The body as the UTF-8 stream HTMLRewriter takes (it only reads ASCII-compatible
  * input, PLATFORM.md): the chunks already taken, then the rest, less the BOM, and
  * re-encoded when the page is in another charset. One stream with one `pull` per
- * chunk, so a UTF-8 page (nearly all of them) goes through without a copy.
- *
- * The stream reads ahead of the parser: when the page ends within the chunks in
- * hand, the body has usually said so (`progress.done`) by the time the rewriter
- * stops early, so a small page still reads as whole, not truncated.
+ * slice; a UTF-8 page (nearly all of them) goes through without a copy. It ends
+ * early once `stop` is requested.
  */
 function htmlInput(
   taken: Uint8Array[],
   body: CappedBody,
   decision: CharsetDecision,
+  stop: StopFlag,
   onError: (error: unknown) => void,
 ): ReadableStream<Uint8Array> {
   let next = 0;
   let skip = decision.bomLength;
+  let rest: Uint8Array | null = null;
   const decoder = decision.encoding === 'utf-8' ? null : new TextDecoder(decision.encoding); // It drops the BOM itself.
   const encoder = decoder ? new TextEncoder() : null;
+  /** The next UTF-8 bytes for the rewriter, or null at the end of the body. */
+  const nextBytes = async (): Promise<Uint8Array | null> => {
+    for (;;) {
+      const chunk = next < taken.length ? taken[next++]! : await body.read();
+      if (chunk === null) {
+        const tail = decoder?.decode();
+        return tail ? encoder!.encode(tail) : null;
+      }
+      if (decoder) {
+        const text = decoder.decode(chunk, { stream: true });
+        if (text) return encoder!.encode(text);
+      } else if (skip >= chunk.byteLength) {
+        skip -= chunk.byteLength;
+      } else {
+        const out = skip > 0 ? chunk.subarray(skip) : chunk;
+        skip = 0;
+        return out;
+      }
+    }
+  };
+  // One network read stays in flight while the parser works through slices: the body's end
+  // (or its next chunk) is usually in hand by the time the rewriter wants more, or stops.
+  let ahead: Promise<Uint8Array | null> | null = null;
+  const readAhead = () => {
+    if (ahead) return;
+    ahead = nextBytes();
+    ahead.catch(() => {}); // seen when taken; unobserved if the rewriter stops first
+  };
+  const take = (): Promise<Uint8Array | null> => {
+    readAhead();
+    const chunk = ahead!;
+    ahead = null;
+    return chunk;
+  };
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
-          for (;;) {
-            let chunk = next < taken.length ? taken[next++]! : await body.read();
-            if (chunk === null) {
-              const tail = decoder?.decode();
-              if (tail) controller.enqueue(encoder!.encode(tail));
-              controller.close();
-              return;
-            }
-            if (decoder) {
-              const text = decoder.decode(chunk, { stream: true });
-              if (!text) continue;
-              chunk = encoder!.encode(text);
-            } else if (skip > 0) {
-              const cut = Math.min(skip, chunk.byteLength);
-              skip -= cut;
-              if (cut === chunk.byteLength) continue;
-              chunk = chunk.subarray(cut);
-            }
-            controller.enqueue(chunk);
-            return;
+          if (stop.requested) return controller.close();
+          rest ??= await take();
+          if (rest === null) return controller.close();
+          if (rest.byteLength <= HTML_SLICE_BYTES) {
+            controller.enqueue(rest);
+            rest = null;
+          } else {
+            controller.enqueue(rest.subarray(0, HTML_SLICE_BYTES));
+            rest = rest.subarray(HTML_SLICE_BYTES);
           }
+          readAhead();
         } catch (error) {
           onError(error);
           controller.error(error);
         }
       },
       cancel() {
-        // The rewriter stopped (early stop, or a failure): extractBody's `finish` ends the body.
+        // The rewriter stopped (a failure): extractBody's `finish` ends the body.
       },
     },
-    { highWaterMark: READ_AHEAD_CHUNKS },
+    { highWaterMark: 0 },
   );
 }
 
@@ -174,9 +198,10 @@ async function extractFrom(
   if (kind === 'html') {
     // The rewriter reports a failed input as an error of its own; answer with the input's (timeout, reset).
     let inputError: unknown;
-    const stream = htmlInput(taken, input, decision, (error) => (inputError = error));
+    const stop: StopFlag = { requested: false };
+    const stream = htmlInput(taken, input, decision, stop, (error) => (inputError = error));
     try {
-      return { fields: await extractHtml(stream, options.pageUrl, options), charset: decision.encoding };
+      return { fields: await extractHtml(stream, options.pageUrl, options, stop), charset: decision.encoding };
     } catch (error) {
       throw inputError ?? error;
     }
