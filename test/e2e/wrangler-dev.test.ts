@@ -28,6 +28,8 @@ const TOKEN = `e2e-${crypto.randomUUID()}`;
 
 interface DevServer {
   base: string;
+  /** Everything wrangler and workerd printed so far. */
+  log(): string;
   /** Ends wrangler and the workerd it started, and removes the persistence directory. */
   stop(): Promise<void>;
 }
@@ -118,7 +120,7 @@ async function startWranglerDev(extraArgs: string[] = []): Promise<DevServer> {
     try {
       const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
       await res.arrayBuffer();
-      if (res.status === 200) return { base, stop };
+      if (res.status === 200) return { base, log: () => log, stop };
       lastError = `GET /health answered ${res.status}`;
     } catch (error) {
       lastError = error instanceof Error ? `${error.message}${error.cause ? ` (${String(error.cause)})` : ''}` : String(error);
@@ -238,6 +240,18 @@ describe('fanout under wrangler dev', () => {
     expect(body.results[2]!.ok).toBe(false);
     expect(body.results[2]!.error?.code).toBe('invalid_url');
     expect(body.stats.total).toBe(4);
+  });
+
+  it('Should stop reading pages early without logging an error for each one', async () => {
+    // Throwing from an HTMLRewriter handler to stop would print "✘ [ERROR] Uncaught Error" per page here.
+    const scope = newScope('e2e-early');
+    const before = dev.log().length;
+    const urls = Array.from({ length: 3 }, (_, i) => originUrl(scope, `huge?mb=50&i=${i}`));
+    const res = await postBatch({ urls, retries: 0 });
+    const body = (await res.json()) as { results: (ResultLine & { truncated: boolean })[] };
+    expect(body.results.map((r) => [r.ok, r.truncated, r.title])).toEqual(urls.map(() => [true, true, 'Huge page']));
+    await sleep(200);
+    expect(dev.log().slice(before)).not.toMatch(/Uncaught|ERROR/);
   });
 
   it('Should answer the GET form with repeated url parameters and numeric options', async () => {
