@@ -138,6 +138,19 @@ export async function extractHtml(
     }
   };
 
+  /** "a</p><p>b" reads "a b": a block's start and end separate the text on each side. */
+  const separate = () => {
+    visible.separate();
+    selected?.separate();
+    hash?.separate();
+  };
+  /** A block (or <body>) also means the head is over, even when </head> was left out. */
+  const blockBoundary = () => {
+    inHead = false;
+    headDone = true;
+    separate();
+  };
+
   let rewriter = new HTMLRewriter()
     .on('html', {
       element(el) {
@@ -212,28 +225,15 @@ export async function extractHtml(
     .on(BLOCKS, {
       element(el) {
         if (stopped) return;
-        // A block (or <body>) means the head is over even when </head> was left out.
-        inHead = false;
-        headDone = true;
-        visible.separate();
-        selected?.separate();
-        hash?.separate();
-        atEnd(el, () => {
-          visible.separate();
-          selected?.separate();
-          hash?.separate();
-        });
+        blockBoundary();
+        atEnd(el, separate);
         stopIfEnough();
       },
     })
     .on(VOID_BLOCKS, {
       element() {
         if (stopped) return;
-        inHead = false;
-        headDone = true;
-        visible.separate();
-        selected?.separate();
-        hash?.separate();
+        blockBoundary();
         stopIfEnough();
       },
     })
