@@ -32,7 +32,7 @@ const ROOT = path.resolve(HERE, '..');
 const smoke = process.argv.includes('--smoke');
 const rounds = Number(process.env.BENCH_ROUNDS ?? (smoke ? 1 : 3));
 const only = process.env.BENCH_SCENARIOS?.split(',').filter(Boolean);
-const wanted = process.env.BENCH_CONTENDERS?.split(',').filter(Boolean) ?? (smoke ? ['fanout', 'node'] : ['fanout', 'fanout-bare', 'floor', 'node', 'aiohttp']);
+const wanted = process.env.BENCH_CONTENDERS?.split(',').filter(Boolean) ?? (smoke ? ['fanout', 'node'] : ['fanout', 'fanout-bare', 'fanout-single', 'floor', 'node', 'aiohttp']);
 const outDir = process.env.BENCH_OUT ?? path.join(HERE, 'results');
 const fanoutRoot = path.resolve(process.env.BENCH_FANOUT_ROOT ?? ROOT);
 /**
@@ -105,11 +105,13 @@ async function main() {
   const origin = await startOriginProcess();
   let dev;
   let bare;
+  let single;
   let floor;
   const cleanup = async () => {
     origin.stop();
     await dev?.stop();
     await bare?.stop();
+    await single?.stop();
     await floor?.stop();
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
@@ -125,6 +127,11 @@ async function main() {
       log('starting bare workerd with the same Worker, bundled by `wrangler deploy --dry-run` (no dev proxy, no inspector)');
       bare = await startBareWorkerd({ root: fanoutRoot, vars: DEV_VARS });
       contenders.push(fanoutContender(bare, 'fanout-bare'));
+    }
+    if (wanted.includes('fanout-single')) {
+      log('starting bare workerd with the same bundle without the SHARDS binding (one invocation per batch; throughput only)');
+      single = await startBareWorkerd({ root: fanoutRoot, vars: DEV_VARS, shards: false });
+      contenders.push({ ...fanoutContender(single, 'fanout-single'), only: ['throughput'] });
     }
     if (wanted.includes('floor')) {
       log('starting the floor Worker in bare workerd (fetch + <title> only, 16 KiB per URL; CPU scenarios only)');
@@ -147,7 +154,7 @@ async function main() {
     // Warm-up, off the clock: fanout's workerd compiles the Worker on its first batch.
     // The peers warm up inside each run, before they say "ready" (same URLs: 0 ms, small pages).
     const warmup = Array.from({ length: 32 }, (_, i) => `${origin.base}/b/warmup/${i}?d=0&s=30000`);
-    for (const runtime of [dev, bare, floor].filter(Boolean)) {
+    for (const runtime of [dev, bare, single, floor].filter(Boolean)) {
       for (let i = 0; i < 3; i++) {
         await (
           await fetch(`${runtime.base}/v1/fetch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls: warmup, concurrency: 32 }) })

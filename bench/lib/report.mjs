@@ -73,10 +73,13 @@ const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v)
 
 const PEERS = ['node', 'aiohttp'];
 
+/** The contenders the issue's targets apply to: fanout as shipped (fanout-single is a reference, not a configuration). */
+const JUDGED = ['fanout', 'fanout-bare'];
+
 /** The issue's targets, each with the figure that decides it, for every fanout contender (`fanout`, `fanout-bare`). */
 export function judge(scenarios, summaries) {
   const out = [];
-  const fanouts = [...new Set(Object.values(summaries).flatMap((s) => Object.keys(s)))].filter((n) => n.startsWith('fanout'));
+  const fanouts = [...new Set(Object.values(summaries).flatMap((s) => Object.keys(s)))].filter((n) => JUDGED.includes(n));
   for (const who of fanouts) {
     const f = (name) => summaries[name]?.[who];
     const add = (target, figure, met) => out.push({ contender: who, target, figure, met });
@@ -157,7 +160,7 @@ export function table(scenarios, summaries, contenders) {
 }
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-const COLORS = { fanout: '#f38020', 'fanout-bare': '#faad63', floor: '#9e9e9e', node: '#3c873a', aiohttp: '#3572a5' };
+const COLORS = { fanout: '#f38020', 'fanout-bare': '#faad63', 'fanout-single': '#fdd3a8', floor: '#9e9e9e', node: '#3c873a', aiohttp: '#3572a5' };
 
 /**
  * A hand-written SVG: one small bar panel per figure that matters, a bar per contender,
@@ -186,7 +189,7 @@ export function svg(meta, scenarios, summaries, contenders) {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="14" y="24" font-size="16" font-weight="600">fanout vs Node fetch + p-limit vs Python asyncio + aiohttp</text>`,
-    `<text x="14" y="44" fill="#555">${esc(meta.summaryLine)} · fanout = wrangler dev, fanout-bare = same bundle in bare workerd</text>`,
+    `<text x="14" y="44" fill="#555">${esc(meta.summaryLine)} · fanout = wrangler dev, fanout-bare = same bundle in bare workerd, fanout-single = bare without scale-out</text>`,
   ];
   panels.forEach((p, i) => {
     const x0 = 10 + (i % cols) * pw;

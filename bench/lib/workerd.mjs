@@ -33,11 +33,12 @@ function readWranglerToml(file) {
 const capnpString = (s) => JSON.stringify(String(s));
 
 /**
- * @param {{ root: string, vars: Record<string, string>, script?: string }} options
+ * @param {{ root: string, vars: Record<string, string>, script?: string, shards?: boolean }} options
  *   script: run this ES module instead of fanout's bundle (the bench's floor Worker)
+ *   shards: false leaves the SHARDS binding out, so every batch stays in one invocation
  * @returns {Promise<{ base: string, pid: number, workerd(): { worker: number, all: number[] }, stop(): Promise<void> }>}
  */
-export async function startBareWorkerd({ root, vars, script }) {
+export async function startBareWorkerd({ root, vars, script, shards = true }) {
   const { snapshot, bin, env } = snapshotOf(root);
   const outdir = path.join(snapshot, 'dist');
   if (script) {
@@ -51,7 +52,8 @@ export async function startBareWorkerd({ root, vars, script }) {
   const toml = readWranglerToml(path.join(snapshot, 'wrangler.toml'));
   const bindings = Object.entries({ ...toml.vars, ...vars }).map(([name, text]) => `(name = ${capnpString(name)}, text = ${capnpString(text)})`);
   // The scale-out shards (wrangler.toml's SHARDS binding, class FetchShard), kept in memory as wrangler dev keeps them locally.
-  const shardBindings = script ? [] : ['(name = "SHARDS", durableObjectNamespace = "FetchShard")'];
+  const withShards = !script && shards;
+  const shardBindings = withShards ? ['(name = "SHARDS", durableObjectNamespace = "FetchShard")'] : [];
   const shardNamespaces = `  durableObjectNamespaces = [ (className = "FetchShard", uniqueKey = "fanout-bench-FetchShard", enableSql = true) ],
   durableObjectStorage = (inMemory = void),
 `;
@@ -72,7 +74,7 @@ const fanout :Workerd.Worker = (
   compatibilityDate = ${capnpString(toml.date)},
   compatibilityFlags = [${toml.flags.map(capnpString).join(', ')}],
   bindings = [ ${[...bindings, ...shardBindings].join(', ')} ],
-${script ? '' : shardNamespaces});
+${withShards ? shardNamespaces : ''});
 `,
   );
   // The workerd package answers the path of its platform's binary (the one wrangler dev runs).
