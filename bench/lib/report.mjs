@@ -184,12 +184,12 @@ export function svg(meta, scenarios, summaries, contenders) {
   const ph = 48 + contenders.length * (barH + 8) + 22;
   const top = 64;
   const width = cols * pw + 20;
-  const height = top + Math.ceil(panels.length / cols) * ph + 34;
+  const height = top + Math.ceil(panels.length / cols) * ph + 50;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="14" y="24" font-size="16" font-weight="600">fanout vs Node fetch + p-limit vs Python asyncio + aiohttp</text>`,
-    `<text x="14" y="44" fill="#555">${esc(meta.summaryLine)} · fanout = wrangler dev, fanout-bare = same bundle in bare workerd, fanout-single = bare without scale-out</text>`,
+    `<text x="14" y="44" fill="#555">${esc(meta.summaryLine)}</text>`,
   ];
   panels.forEach((p, i) => {
     const x0 = 10 + (i % cols) * pw;
@@ -225,6 +225,7 @@ export function svg(meta, scenarios, summaries, contenders) {
       parts.push(`<text x="${tx.toFixed(1)}" y="${yb + 11}" text-anchor="middle" fill="#c00" font-size="10">target ${p.better === 'lower' ? '≤' : '≥'} ${p.target}</text>`);
     }
   });
+  parts.push(`<text x="14" y="${height - 28}" fill="#555" font-size="11">fanout: under wrangler dev · fanout-bare: the deploy bundle in bare workerd · fanout-single: bare, without scale-out (one invocation)</text>`);
   parts.push(`<text x="14" y="${height - 12}" fill="#777" font-size="11">${esc(meta.machineLine)}</text>`);
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
