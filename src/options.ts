@@ -67,6 +67,12 @@ export const ENGINE = {
   charsetPrescanBytes: 4096,
   /** Request body ceiling for POST /v1/fetch. */
   maxRequestBytes: 1_048_576,
+  /**
+   * How long a scale-out shard may take to answer its WebSocket upgrade. A
+   * Durable Object starts in milliseconds; one that has not answered by then
+   * is given up, and its URLs run in the calling invocation instead.
+   */
+  shardConnectTimeoutMs: 5_000,
 } as const;
 
 /** Options the engine runs with: every value filled in and checked. */

@@ -231,6 +231,30 @@ describe('scale-out', () => {
     expect(after.requests).toBe(18);
     expect(after.maxInFlight).toBe(12);
   });
+  it('Should give up on a shard that does not answer within the connect timeout and run its URLs here', async () => {
+    const scope = newScope('shards-silent');
+    const options = normalizeOptions({ concurrency: 12 }, { userAgent: 'fanout-test', allowPrivate: true });
+    const urls = many(scope, 'page', 12);
+    const { results, stats: totals } = await runBatch(urls, options, {
+      shards: (init, capacity) => shardLane(new Promise(() => {}), init, capacity, 300),
+    });
+    expect(results.every((r, i) => r.ok && r.url === urls[i])).toBe(true);
+    expect(totals).toMatchObject({ ok: 12, shards: 2 });
+    expect((await stats(scope)).requests).toBe(12);
+  });
+
+  it('Should not wait for a shard that is still opening when the batch reaches its deadline', async () => {
+    const scope = newScope('shards-opening');
+    const options = normalizeOptions({ concurrency: 12, deadlineMs: 800 }, { userAgent: 'fanout-test', allowPrivate: true });
+    const urls = many(scope, 'page', 12);
+    const { results, stats: totals } = await runBatch(urls, options, {
+      shards: (init, capacity) => shardLane(new Promise(() => {}), init, capacity, 60_000),
+    });
+    // The local lane answered its six; the six given to the silent shard end with the batch.
+    expect(results.filter((r) => r.ok)).toHaveLength(6);
+    expect(results.filter((r) => r.error?.code === 'deadline')).toHaveLength(6);
+    expect(totals).toMatchObject({ deadlineReached: true, shards: 2 });
+  });
 });
 
 describe('timeouts and deadline', () => {

@@ -227,9 +227,15 @@ export function serveShard(socket: ShardSocket, deps: { fetch?: typeof fetch; no
  * The caller's end of a shard lane over `socket` (which may still be opening):
  * sends each URL as a `fetch` message and resolves it when its result comes
  * back. Everything in flight rejects with LaneBroken if the socket closes or
- * errors before the batch closes the lane.
+ * errors before the batch closes the lane, or if it does not open within
+ * `connectTimeoutMs`.
  */
-export function shardLane(socket: Promise<ShardSocket>, init: ShardInit, capacity: number): Lane {
+export function shardLane(
+  socket: Promise<ShardSocket>,
+  init: ShardInit,
+  capacity: number,
+  connectTimeoutMs: number = ENGINE.shardConnectTimeoutMs,
+): Lane {
   const pending = new Map<number, { resolve: (result: PageResult) => void; reject: (error: unknown) => void }>();
   let nextId = 0;
   let broken: LaneBroken | null = null;
@@ -242,7 +248,13 @@ export function shardLane(socket: Promise<ShardSocket>, init: ShardInit, capacit
     pending.clear();
   };
 
-  const ready = socket.then(
+  let connectTimer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    connectTimer = setTimeout(() => reject(new Error(`no answer within ${connectTimeoutMs} ms`)), connectTimeoutMs);
+  });
+  // A socket that opens after the lane gave up on it is closed at once.
+  socket.then((port) => broken && port.close(CLOSE_DONE, 'gave up waiting'), () => {});
+  const ready = Promise.race([socket, timedOut]).finally(() => clearTimeout(connectTimer)).then(
     (port) => {
       port.addEventListener('message', (event) => {
         const message = JSON.parse(String(event.data)) as FromShard;
@@ -266,7 +278,16 @@ export function shardLane(socket: Promise<ShardSocket>, init: ShardInit, capacit
   return {
     capacity,
     async run(job, signal) {
-      const port = await ready;
+      // While the shard is still opening, the batch's end (deadline, client gone) must not wait for it.
+      const port = await new Promise<ShardSocket | null>((resolve, reject) => {
+        const onAbort = () => reject(signal.reason);
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        void ready.then((value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        });
+      });
       if (broken) throw broken;
       if (!port) throw new LaneBroken('scale-out shard never connected');
       if (signal.aborted) throw signal.reason;
