@@ -55,7 +55,7 @@ function sniffKind(first: Uint8Array): Kind {
  * to go through for nothing. A network chunk can be 64 KiB; slicing costs one
  * more pull per slice, far less than parsing what would be thrown away.
  */
-export const HTML_SLICE_BYTES = 4096;
+const HTML_SLICE_BYTES = 4096;
 
 /**
  * The body as the UTF-8 stream HTMLRewriter takes (it only reads ASCII-compatible
