@@ -33,6 +33,29 @@ async function fanout(body: Record<string, unknown>, init: RequestInit = {}): Pr
   return res.json<Answer>();
 }
 
+/** Engine options as a request would give them, for tests that call runBatch directly (the origin is on loopback). */
+function engineOptions(input: Record<string, unknown>) {
+  return normalizeOptions(input, { userAgent: 'fanout-test', allowPrivate: true });
+}
+
+/**
+ * POSTs `body` through the Worker, drops the client once `inFlight` requests are at the origin,
+ * and answers the origin's stats once nothing is left in flight there.
+ */
+async function dropClientAt(scope: string, body: Record<string, unknown>, inFlight: number) {
+  const controller = new AbortController();
+  const pending = exports.default.fetch(`${BASE}/v1/fetch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: controller.signal,
+  });
+  pending.catch(() => {});
+  await waitForStats(scope, (s) => s.inFlight === inFlight);
+  controller.abort();
+  return waitForStats(scope, (s) => s.inFlight === 0, { timeoutMs: 5000 });
+}
+
 /** `n` distinct URLs of one route (distinct, so the engine does not fold them into one fetch). */
 function many(scope: string, route: string, n: number, host?: string): string[] {
   const sep = route.includes('?') ? '&' : '?';
@@ -70,7 +93,7 @@ describe('concurrency', () => {
   it('Should let at most 6 requests wait for headers at once in one invocation, even with a higher `concurrency`', async () => {
     // On the engine without shards: one invocation's limit (the Worker scales out past it, see `scale-out`).
     const scope = newScope('header-gate');
-    const options = normalizeOptions({ concurrency: 12 }, { userAgent: 'fanout-test', allowPrivate: true });
+    const options = engineOptions({ concurrency: 12 });
     const batch = runBatch(many(scope, 'gate', 12), options);
     const held = await waitForStats(scope, (s) => s.inFlight === 6);
     expect(held.maxInFlight).toBe(6);
@@ -187,23 +210,13 @@ describe('scale-out', () => {
 
   it('Should cancel every shard\'s outstanding fetches when the client goes away', async () => {
     const scope = newScope('shards-disconnect');
-    const controller = new AbortController();
-    const pending = exports.default.fetch(`${BASE}/v1/fetch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ urls: many(scope, 'hang', 12), concurrency: 12, timeoutMs: 15_000, deadlineMs: 30_000 }),
-      signal: controller.signal,
-    });
-    pending.catch(() => {});
-    await waitForStats(scope, (s) => s.inFlight === 12);
-    controller.abort();
-    const s = await waitForStats(scope, (s) => s.inFlight === 0, { timeoutMs: 5000 });
+    const s = await dropClientAt(scope, { urls: many(scope, 'hang', 12), concurrency: 12, timeoutMs: 15_000, deadlineMs: 30_000 }, 12);
     expect(s.closedEarly).toBe(12);
   });
 
   it('Should run again in this invocation what a broken shard had in flight, so every URL still gets a real result', async () => {
     const scope = newScope('shards-broken');
-    const options = normalizeOptions({ concurrency: 12 }, { userAgent: 'fanout-test', allowPrivate: true });
+    const options = engineOptions({ concurrency: 12 });
     const urls = many(scope, 'gate', 12);
     // The real protocol on both ends of a WebSocketPair in this isolate; the test breaks the connection as a reset object would.
     let shardEnd: WebSocket | undefined;
@@ -233,7 +246,7 @@ describe('scale-out', () => {
   });
   it('Should give up on a shard that does not answer within the connect timeout and run its URLs here', async () => {
     const scope = newScope('shards-silent');
-    const options = normalizeOptions({ concurrency: 12 }, { userAgent: 'fanout-test', allowPrivate: true });
+    const options = engineOptions({ concurrency: 12 });
     const urls = many(scope, 'page', 12);
     const { results, stats: totals } = await runBatch(urls, options, {
       shards: (init, capacity) => shardLane(new Promise(() => {}), init, capacity, 300),
@@ -245,7 +258,7 @@ describe('scale-out', () => {
 
   it('Should not wait for a shard that is still opening when the batch reaches its deadline', async () => {
     const scope = newScope('shards-opening');
-    const options = normalizeOptions({ concurrency: 12, deadlineMs: 800 }, { userAgent: 'fanout-test', allowPrivate: true });
+    const options = engineOptions({ concurrency: 12, deadlineMs: 800 });
     const urls = many(scope, 'page', 12);
     const { results, stats: totals } = await runBatch(urls, options, {
       shards: (init, capacity) => shardLane(new Promise(() => {}), init, capacity, 60_000),
@@ -557,17 +570,7 @@ describe('client disconnect', () => {
   // this holds the observable rule (the origin sees every connection closed) whatever fanout wires up.
   it('Should cancel the outstanding fetches when the client goes away', async () => {
     const scope = newScope('disconnect');
-    const controller = new AbortController();
-    const pending = exports.default.fetch(`${BASE}/v1/fetch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ urls: many(scope, 'hang', 4), timeoutMs: 15_000, deadlineMs: 30_000 }),
-      signal: controller.signal,
-    });
-    pending.catch(() => {});
-    await waitForStats(scope, (s) => s.inFlight === 4);
-    controller.abort();
-    const s = await waitForStats(scope, (s) => s.inFlight === 0, { timeoutMs: 5000 });
+    const s = await dropClientAt(scope, { urls: many(scope, 'hang', 4), timeoutMs: 15_000, deadlineMs: 30_000 }, 4);
     expect(s.closedEarly).toBe(4);
   });
 
@@ -575,7 +578,7 @@ describe('client disconnect', () => {
   it('Should cancel outstanding fetches and mark every unfinished URL `aborted` when the batch signal aborts', async () => {
     const scope = newScope('abort-engine');
     const controller = new AbortController();
-    const options = normalizeOptions({ concurrency: 2, timeoutMs: 15_000 }, { userAgent: 'fanout-test', allowPrivate: true });
+    const options = engineOptions({ concurrency: 2, timeoutMs: 15_000 });
     const urls = many(scope, 'hang', 4);
     const batch = runBatch(urls, options, { signal: controller.signal });
     await waitForStats(scope, (s) => s.inFlight === 2);
