@@ -16,7 +16,7 @@
 
 /**
  * Why a URL was refused: `invalid_url` (not parseable, not http/https, has
- * credentials), `blocked` (private/loopback/etc. address).
+ * credentials), `blocked` (private/loopback/etc. address, or a local-only name).
  */
 export type GuardCode = 'invalid_url' | 'blocked';
 
@@ -87,8 +87,9 @@ export function checkUrl(input: string | URL, options: { allowPrivate: boolean; 
 
 /**
  * True when the hostname (as URL.hostname gives it, IPv6 in brackets) names a
- * loopback/private/link-local/CGNAT/ULA/metadata/reserved address or a
- * local-only name.
+ * loopback/private/link-local/CGNAT/ULA/metadata/reserved address, an IPv6
+ * address that embeds such an IPv4 address (mapped, compatible, translated,
+ * NAT64, 6to4, Teredo, ISATAP), a local-only name, or a single-label name.
  *
  * Comparison is case-insensitive and ignores trailing dots (`LOCALHOST.`).
  * IPv4 in any notation the URL parser accepts (`127.1`, `0x7f000001`) is
@@ -136,8 +137,20 @@ function privateReason(hostname: string): string | undefined {
   for (const [suffix, reason] of LOCAL_NAMES) {
     if (name === suffix || name.endsWith(`.${suffix}`)) return reason;
   }
+  // After LOCAL_NAMES, so "localhost" keeps its own reason.
+  if (!name.includes('.')) return SINGLE_LABEL_REASON;
   return undefined;
 }
+
+/**
+ * A name with no dot (`metadata`, `instance-data`, `intranet`) is completed by
+ * the resolver's DNS search list (RFC 1535; ICANN SSAC SAC064), which on cloud
+ * hosts and corporate networks points at internal zones: GCP answers `metadata`
+ * through `google.internal`, AWS `instance-data` through `ec2.internal`. With a
+ * trailing dot it asks for a TLD apex, which no public TLD may answer with an
+ * address (ICANN SSAC SAC053, "dotless domains"), so only local DNS would.
+ */
+const SINGLE_LABEL_REASON = 'a single-label name, which resolves through local DNS search domains';
 
 /**
  * Names that never reach the public internet, with the reason given in messages.
@@ -299,28 +312,22 @@ function parseIPv6(text: string): number[] | undefined {
   return [...head, ...new Array<number>(8 - known.length).fill(0), ...after, ...tail];
 }
 
-/** Why an IPv6 address (8 groups) is off limits, or undefined when it is public. */
+/**
+ * Why an IPv6 address (8 groups) is off limits, or undefined when it is public.
+ *
+ * Ranges are judged first, then every IPv4 address the address embeds (see
+ * {@link embeddedIPv4}): an embedded public IPv4 address clears only that form,
+ * so `fd00::200:5efe:8.8.8.8` (ULA) and `2002:808:808::5efe:a00:1` (6to4 of a
+ * public address, ISATAP of a private one) are still refused.
+ */
 function ipv6Reason(groups: readonly number[]): string | undefined {
   const g = (index: number): number => groups[index] ?? 0;
   const zeroUpTo = (end: number): boolean => groups.slice(0, end).every((group) => group === 0);
-  const embedded = (): number => ((g(6) << 16) | g(7)) >>> 0;
-  const viaIPv4 = (kind: string): string | undefined => {
-    const ipv4 = embedded();
-    const reason = ipv4Reason(ipv4);
-    return reason === undefined ? undefined : `${kind} of ${formatIPv4(ipv4)}, which is ${reason}`;
-  };
 
   if (zeroUpTo(8)) return 'the unspecified address (RFC 4291)';
   if (zeroUpTo(7) && g(7) === 1) return 'a loopback address';
-  // ::ffff:0:0/96, RFC 4291 §2.5.5.2: the socket connects to the embedded IPv4 address.
-  if (zeroUpTo(5) && g(5) === 0xffff) return viaIPv4('an IPv4-mapped address');
-  // ::/96, RFC 4291 §2.5.5.1 (deprecated, still honoured by some stacks).
-  if (zeroUpTo(6)) return viaIPv4('an IPv4-compatible address');
-  // 64:ff9b::/96, RFC 6052 §2.1: a NAT64 gateway forwards to the embedded IPv4 address.
-  if (g(0) === 0x64 && g(1) === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) {
-    return viaIPv4('a NAT64 address');
-  }
-  // 64:ff9b:1::/48, RFC 8215: the local-use NAT64 prefix, never globally routed.
+  // 64:ff9b:1::/48, RFC 8215: the local-use NAT64 prefix, never globally routed. Refused whatever it embeds,
+  // since how a local translator maps it to IPv4 is a local choice.
   if (g(0) === 0x64 && g(1) === 0xff9b && g(2) === 1) return 'a local-use NAT64 address (RFC 8215)';
   // Includes fd00:ec2::254, the AWS instance metadata service over IPv6.
   if ((g(0) & 0xfe00) === 0xfc00) return 'a unique local address (RFC 4193)';
@@ -330,5 +337,51 @@ function ipv6Reason(groups: readonly number[]): string | undefined {
   if (g(0) === 0x2001 && g(1) === 0x0db8) return 'a documentation address (RFC 3849)';
   // 100::/64, RFC 6666: discard-only (remote-triggered black hole).
   if (g(0) === 0x0100 && g(1) === 0 && g(2) === 0 && g(3) === 0) return 'a discard-only address (RFC 6666)';
+
+  for (const [form, ipv4] of embeddedIPv4(groups)) {
+    const reason = ipv4Reason(ipv4);
+    if (reason !== undefined) return `${form} ${formatIPv4(ipv4)}, which is ${reason}`;
+  }
   return undefined;
+}
+
+/** An IPv4 address carried in an IPv6 address, with the words that name the form in messages ("a 6to4 address of"). */
+type EmbeddedIPv4 = readonly [form: string, ipv4: number];
+
+/**
+ * Every IPv4 address an IPv6 address carries in a form whose packets end up at
+ * that IPv4 address: through the host's own stack (mapped, compatible), a
+ * translator (translated, NAT64) or a tunnel (6to4, Teredo, ISATAP). An address
+ * can match more than one form; all are returned.
+ */
+function embeddedIPv4(groups: readonly number[]): EmbeddedIPv4[] {
+  const g = (index: number): number => groups[index] ?? 0;
+  const zeroUpTo = (end: number): boolean => groups.slice(0, end).every((group) => group === 0);
+  // The 32 bits in groups `first` and `first + 1`.
+  const ipv4At = (first: number): number => ((g(first) << 16) | g(first + 1)) >>> 0;
+  const found: EmbeddedIPv4[] = [];
+
+  // ::ffff:0:0/96, RFC 4291 §2.5.5.2: the socket connects to the embedded IPv4 address.
+  if (zeroUpTo(5) && g(5) === 0xffff) found.push(['an IPv4-mapped address of', ipv4At(6)]);
+  // ::/96, RFC 4291 §2.5.5.1 (deprecated, still honoured by some stacks).
+  if (zeroUpTo(6)) found.push(['an IPv4-compatible address of', ipv4At(6)]);
+  // ::ffff:0:0:0/96, RFC 2765 (SIIT; obsoleted by RFC 6145, still recognised): a stateless translator forwards
+  // to the IPv4 address.
+  if (zeroUpTo(4) && g(4) === 0xffff && g(5) === 0) found.push(['an IPv4-translated address of', ipv4At(6)]);
+  // 64:ff9b::/96, RFC 6052 §2.1: a NAT64 gateway forwards to the embedded IPv4 address.
+  if (g(0) === 0x64 && g(1) === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) {
+    found.push(['a NAT64 address of', ipv4At(6)]);
+  }
+  // 2002::/16, RFC 3056 §2: 2002:V4ADDR::/48, a 6to4 router tunnels to the IPv4 address in groups 1-2.
+  if (g(0) === 0x2002) found.push(['a 6to4 address of', ipv4At(1)]);
+  // 2001::/32, RFC 4380 §4: Teredo carries the server's IPv4 address in groups 2-3 and the client's
+  // (mapped) IPv4 address, every bit inverted, in groups 6-7; a relay tunnels to the client.
+  if (g(0) === 0x2001 && g(1) === 0) {
+    found.push(['a Teredo address with server', ipv4At(2)]);
+    found.push(['a Teredo address with client', ~ipv4At(6) >>> 0]);
+  }
+  // Any prefix with interface identifier 0000:5efe or 0200:5efe ("u" bit set), RFC 5214 §6.1: ISATAP
+  // tunnels to the IPv4 address in groups 6-7. The same test as Linux's ipv6_addr_is_isatap().
+  if ((g(4) === 0 || g(4) === 0x0200) && g(5) === 0x5efe) found.push(['an ISATAP address of', ipv4At(6)]);
+  return found;
 }

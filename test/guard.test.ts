@@ -10,6 +10,29 @@ function codeOf(input: string | URL, options: { allowPrivate: boolean; base?: st
   return verdict.ok ? 'ok' : verdict.code;
 }
 
+/** The two IPv6 groups that carry a dotted-quad IPv4 address, e.g. '127.0.0.1' -> '7f00:1'; every bit inverted when `invert`. */
+function ipv4Groups(dotted: string, invert = false): string {
+  const value = dotted.split('.').reduce((total, octet) => total * 256 + Number(octet), 0);
+  const bits = invert ? ~value >>> 0 : value;
+  return `${(bits >>> 16).toString(16)}:${(bits & 0xffff).toString(16)}`;
+}
+
+/** A 6to4 address (RFC 3056 §2): 2002:V4ADDR::/48, here with subnet 0 and interface 1. */
+function sixToFour(ipv4: string): string {
+  return `2002:${ipv4Groups(ipv4)}::1`;
+}
+
+/**
+ * A Teredo address (RFC 4380 §4): 2001:0, the server's IPv4 address, flags (cone, 0x8000), the client's
+ * port and then its IPv4 address, both with every bit inverted. The port is 40000 (~0x9c40 = 0x63bf).
+ */
+function teredo(server: string, client: string): string {
+  return `2001:0:${ipv4Groups(server)}:8000:${(~40000 & 0xffff).toString(16)}:${ipv4Groups(client, true)}`;
+}
+
+/** Microsoft's public Teredo server, the server in RFC 4380-style examples. */
+const TEREDO_SERVER = '65.54.227.120';
+
 describe('checkUrl: parsing, scheme and credentials', () => {
   it.each(['not a url', '', '   ', 'http://', 'http://exa mple.com/', '/relative/without/base', 'http://[::1/'])(
     'Should refuse unparseable input %j as invalid_url',
@@ -193,16 +216,135 @@ describe('checkUrl: public addresses', () => {
     'http://localhost.example.com/',
     'http://notlocalhost.com/',
     'http://internal.example.com/',
-    'http://mylocal/',
+    'http://printer.mylocal/',
     'https://local.example/',
   ])('Should allow the public URL %s', (input) => {
     expect(codeOf(input)).toBe('ok');
   });
 });
 
+describe('checkUrl: IPv6 forms that embed an IPv4 address', () => {
+  it('Should build Teredo test addresses with the client IPv4 address bitwise inverted (127.0.0.1 -> 80ff:fffe)', () => {
+    expect(teredo(TEREDO_SERVER, '127.0.0.1')).toBe('2001:0:4136:e378:8000:63bf:80ff:fffe');
+  });
+
+  it.each([
+    ['[2002:7f00:1::]', '6to4 of loopback 127.0.0.1'],
+    [`[${sixToFour('10.0.0.1')}]`, '6to4 of private 10.0.0.1'],
+    [`[${sixToFour('169.254.169.254')}]`, '6to4 of cloud metadata'],
+    [`[${sixToFour('0.0.0.0')}]`, '6to4 of "this network" 0.0.0.0'],
+    ['[2001:0:4136:e378:8000:63bf:80ff:fffe]', 'Teredo, public server, client 127.0.0.1'],
+    [`[${teredo(TEREDO_SERVER, '169.254.169.254')}]`, 'Teredo, public server, client cloud metadata'],
+    [`[${teredo(TEREDO_SERVER, '192.168.1.1')}]`, 'Teredo, public server, client 192.168.1.1'],
+    [`[${teredo('10.0.0.1', '8.8.8.8')}]`, 'Teredo, server 10.0.0.1, public client'],
+    [`[${teredo('127.0.0.1', '8.8.8.8')}]`, 'Teredo, server 127.0.0.1, public client'],
+    ['[::ffff:0:127.0.0.1]', 'IPv4-translated loopback, dotted'],
+    ['[0:0:0:0:ffff:0:a9fe:a9fe]', 'IPv4-translated cloud metadata, hex'],
+    ['[::ffff:0:10.0.0.1]', 'IPv4-translated private'],
+    ['[64:ff9b:1::]', 'local-use NAT64 64:ff9b:1::/48, low end'],
+    ['[64:ff9b:1::8.8.8.8]', 'local-use NAT64, even of a public IPv4 address'],
+    ['[64:ff9b:1:ffff:ffff:ffff:ffff:ffff]', 'local-use NAT64, high end'],
+    ['[2606:4700::5efe:127.0.0.1]', 'ISATAP 0:5efe of loopback'],
+    ['[2606:4700::200:5efe:10.0.0.1]', 'ISATAP 200:5efe of private'],
+    ['[2606:4700:1:2:200:5efe:a9fe:a9fe]', 'ISATAP 200:5efe of cloud metadata, hex'],
+    ['[2002:808:808::5efe:192.168.0.1]', '6to4 of public 8.8.8.8, but ISATAP of private 192.168.0.1'],
+  ])('Should block the IPv6 form %s that embeds a non-public IPv4 address (%s)', (host) => {
+    expect(codeOf(`http://${host}/`)).toBe('blocked');
+  });
+
+  it.each([
+    ['[fd00::200:5efe:8.8.8.8]', 'unique local'],
+    ['[fe80::5efe:8.8.8.8]', 'link-local'],
+  ])('Should block %s by its %s prefix even though its ISATAP IPv4 address is public', (host) => {
+    expect(codeOf(`http://${host}/`)).toBe('blocked');
+  });
+
+  it.each([
+    ['[2002:0808:0808::1]', '6to4 of 8.8.8.8'],
+    [`[${sixToFour('93.184.216.34')}]`, '6to4 of 93.184.216.34'],
+    [`[${teredo(TEREDO_SERVER, '8.8.8.8')}]`, 'Teredo, public server and client'],
+    ['[::ffff:0:8.8.8.8]', 'IPv4-translated 8.8.8.8'],
+    ['[64:ff9b:2::1]', 'just past local-use NAT64 64:ff9b:1::/48'],
+    ['[64:ff9b:0:ffff:ffff:ffff:ffff:ffff]', 'just before local-use NAT64 64:ff9b:1::/48'],
+    ['[2606:4700::5efe:8.8.8.8]', 'ISATAP 0:5efe of 8.8.8.8'],
+    ['[2606:4700::200:5efe:8.8.8.8]', 'ISATAP 200:5efe of 8.8.8.8'],
+  ])('Should allow the IPv6 form %s that embeds only public IPv4 addresses (%s)', (host) => {
+    expect(codeOf(`http://${host}/`)).toBe('ok');
+  });
+
+  it.each([
+    ['http://[2002:7f00:1::]/', '[2002:7f00:1::] is a 6to4 address of 127.0.0.1, which is a loopback address'],
+    [
+      'http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/',
+      '[2001:0:4136:e378:8000:63bf:80ff:fffe] is a Teredo address with client 127.0.0.1, which is a loopback address',
+    ],
+    [
+      `http://[${teredo('10.0.0.1', '8.8.8.8')}]/`,
+      `[${teredo('10.0.0.1', '8.8.8.8')}] is a Teredo address with server 10.0.0.1, which is a private address (RFC 1918)`,
+    ],
+    ['http://[::ffff:0:127.0.0.1]/', '[::ffff:0:7f00:1] is an IPv4-translated address of 127.0.0.1, which is a loopback address'],
+    [
+      'http://[2606:4700::200:5efe:10.0.0.1]/',
+      '[2606:4700::200:5efe:a00:1] is an ISATAP address of 10.0.0.1, which is a private address (RFC 1918)',
+    ],
+    ['http://[64:ff9b:1::8.8.8.8]/', '[64:ff9b:1::808:808] is a local-use NAT64 address (RFC 8215)'],
+  ])('Should name the form and the embedded address, on the host as the URL parser serialises it, for %s', (input, message) => {
+    const verdict = checkUrl(input, strict);
+    expect(verdict).toMatchObject({ ok: false, code: 'blocked' });
+    expect(!verdict.ok && verdict.message).toBe(message);
+  });
+});
+
+describe('checkUrl: single-label names', () => {
+  it.each(['metadata', 'instance-data', 'intranet', 'intranet.', 'INTRANET', 'Intranet..', 'mylocal', 'a', 'xn--bcher-kva'])(
+    'Should block the single-label name %s',
+    (host) => {
+      expect(codeOf(`http://${host}/`)).toBe('blocked');
+    },
+  );
+
+  it('Should give a single-label name the search-domain reason', () => {
+    const verdict = checkUrl('http://metadata/computeMetadata/v1/', strict);
+    expect(!verdict.ok && verdict.message).toBe('metadata is a single-label name, which resolves through local DNS search domains');
+  });
+
+  it('Should keep the loopback-name reason for localhost, though it is also a single label', () => {
+    const verdict = checkUrl('http://localhost/', strict);
+    expect(!verdict.ok && verdict.message).toBe('localhost is a loopback name (RFC 6761)');
+  });
+
+  it.each(['http://134744072/', 'http://0x08080808/', 'http://8.8.8.8./'])(
+    'Should judge %s, whose single label is a number, as the public IPv4 address 8.8.8.8',
+    (input) => {
+      expect(codeOf(input)).toBe('ok');
+    },
+  );
+
+  it.each(['http://intranet.example.com/', 'http://metadata.example/', 'http://example.com./', 'http://a.b/'])(
+    'Should allow the name with at least one dot %s',
+    (input) => {
+      expect(codeOf(input)).toBe('ok');
+    },
+  );
+});
+
 describe('checkUrl: allowPrivate', () => {
   it.each(['http://127.0.0.1:8787/', 'http://localhost/', 'http://[::1]/', 'http://169.254.169.254/', 'http://metadata.google.internal/'])(
     'Should allow the private URL %s when allowPrivate is true',
+    (input) => {
+      expect(codeOf(input, lenient)).toBe('ok');
+    },
+  );
+
+  it.each(['http://metadata/', 'http://instance-data/latest/meta-data/', 'http://intranet/', 'http://intranet./'])(
+    'Should allow the single-label URL %s when allowPrivate is true',
+    (input) => {
+      expect(codeOf(input, lenient)).toBe('ok');
+    },
+  );
+
+  it.each(['http://[2002:7f00:1::]/', 'http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/', 'http://[::ffff:0:127.0.0.1]/', 'http://[2606:4700::5efe:10.0.0.1]/'])(
+    'Should allow the IPv6 form %s that embeds a non-public IPv4 address when allowPrivate is true',
     (input) => {
       expect(codeOf(input, lenient)).toBe('ok');
     },
@@ -241,6 +383,42 @@ describe('isPrivateHostname', () => {
       expect(isPrivateHostname(hostname)).toBe(true);
     },
   );
+
+  it.each([
+    '[2002:7f00:1::]',
+    '2002:7f00:1::',
+    `[${sixToFour('172.16.0.1')}]`,
+    `[${teredo(TEREDO_SERVER, '127.0.0.1')}]`,
+    `[${teredo('192.168.0.1', '8.8.8.8')}]`,
+    '[::ffff:0:7f00:1]',
+    '[0:0:0:0:ffff:0:127.0.0.1]',
+    '[64:ff9b:1::808:808]',
+    '[2606:4700::5efe:a9fe:a9fe]',
+    '[2606:4700::200:5efe:10.0.0.1]',
+    '[2606:4700::200:5EFE:7F00:1]',
+  ])('Should report the IPv6 form %s, which embeds a non-public IPv4 address, as private', (hostname) => {
+    expect(isPrivateHostname(hostname)).toBe(true);
+  });
+
+  it.each([
+    '[2002:808:808::1]',
+    sixToFour('1.1.1.1'),
+    `[${teredo(TEREDO_SERVER, '8.8.8.8')}]`,
+    '[::ffff:0:808:808]',
+    '[64:ff9b:2::1]',
+    '[2606:4700::5efe:808:808]',
+    '[2606:4700::200:5efe:8.8.8.8]',
+  ])('Should report the IPv6 form %s, which embeds only public IPv4 addresses, as public', (hostname) => {
+    expect(isPrivateHostname(hostname)).toBe(false);
+  });
+
+  it.each(['metadata', 'instance-data', 'intranet', 'intranet.', 'Intranet'])('Should report the single-label name %s as private', (hostname) => {
+    expect(isPrivateHostname(hostname)).toBe(true);
+  });
+
+  it.each(['intranet.example', 'metadata.example.com.'])('Should report the dotted name %s as public', (hostname) => {
+    expect(isPrivateHostname(hostname)).toBe(false);
+  });
 
   it.each(['[1::2::3]', '[zz::1]', '[1:2:3:4:5:6:7:8:9]', '[1:2:3:4:5:6:7]', '[::1.2.3.256]', '[fe80::1%eth0]', '[1.2.3.4]', '1.2.3.999', 'example.123', ''])(
     'Should fail closed on %j, which the URL parser would never produce',
