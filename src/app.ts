@@ -2,39 +2,14 @@ import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
 import { stream } from 'hono/streaming';
-import * as z from 'zod/mini';
-import type { $ZodType } from 'zod/v4/core';
+import { engineFor } from './config';
 import { runBatch } from './engine/batch';
-import { durableShards } from './engine/shards';
-import type { Env } from './env';
-import { limitBody, methodNotAllowed, requireJson, validate, type AppEnv } from './http';
-import {
-  ConfigError,
-  limitsFromEnv,
-  normalizeOptions,
-  queryToRequest,
-  requestSchemaFor,
-  serviceSettings,
-  VERSION,
-  type FetchRequest,
-} from './options';
-import { ProblemException, problemResponse } from './problem';
+import { VERSION } from './engine/options';
+import { ConfigError, ProblemError, type ProblemKind } from './errors';
+import { limitBody, methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from './http';
+import { problem, problemResponse } from './problem';
+import { queryToRequest, requestSchemaFor, type FetchRequest } from './schema';
 import { registerWatchRoutes } from './watch/routes';
-
-/** The GET form: query parameters are mapped onto the POST body shape, then the same schema runs. */
-const querySchemas = new WeakMap<object, $ZodType>();
-function querySchemaFor(env: Env): $ZodType {
-  const base = requestSchemaFor(env);
-  let schema = querySchemas.get(base);
-  if (!schema) {
-    schema = z.pipe(
-      z.transform((value) => queryToRequest(value as Record<string, string | string[]>)),
-      base,
-    );
-    querySchemas.set(base, schema);
-  }
-  return schema;
-}
 
 /** The HTTP API: routes only; the work is in engine/. */
 export const app = new Hono<AppEnv>();
@@ -50,7 +25,7 @@ app.use('/v1/*', async (c, next) => {
   } catch (error) {
     if (error instanceof HTTPException && (error.status === 401 || error.status === 400)) {
       const challenge = error.getResponse().headers.get('www-authenticate') ?? 'Bearer realm="fanout"';
-      throw new ProblemException('unauthorized', 401, 'a valid "Authorization: Bearer <token>" header is required', {
+      throw new ProblemError('unauthorized', 'a valid "Authorization: Bearer <token>" header is required', {
         errors: [{ field: 'authorization', message: 'missing or invalid bearer token' }],
         headers: { 'www-authenticate': challenge },
       });
@@ -72,7 +47,8 @@ export const HEARTBEAT_MS = 1000;
 /** Runs a validated batch and answers JSON, or NDJSON lines as results finish when the client asks for it. */
 async function answer(c: Context<AppEnv>, request: FetchRequest): Promise<Response> {
   const { urls, ...rest } = request;
-  const options = normalizeOptions(rest, serviceSettings(c.env), limitsFromEnv(c.env));
+  const engine = engineFor(c.env);
+  const options = engine.options(rest);
   const ndjson = wantsNdjson(c.req.header('accept'));
   c.header('content-type', ndjson ? 'application/x-ndjson; charset=utf-8' : 'application/json; charset=utf-8');
   c.header('cache-control', 'no-store');
@@ -93,7 +69,7 @@ async function answer(c: Context<AppEnv>, request: FetchRequest): Promise<Respon
     try {
       const batch = await runBatch(urls, options, {
         signal: AbortSignal.any([c.req.raw.signal, gone.signal]),
-        shards: c.env.SHARDS ? durableShards(c.env.SHARDS) : undefined,
+        shards: engine.shards,
         onResult: ndjson ? (index, result) => void write(`${JSON.stringify({ index, ...result })}\n`) : undefined,
       });
       clearInterval(heartbeat);
@@ -109,35 +85,36 @@ function wantsNdjson(accept: string | undefined): boolean {
   return !!accept && /application\/(x-ndjson|ndjson|jsonl)/i.test(accept);
 }
 
-app.post('/v1/fetch', limitBody, requireJson, validate('json', requestSchemaFor), (c) => answer(c, c.req.valid('json' as never)));
-app.get('/v1/fetch', validate('query', querySchemaFor), (c) => answer(c, c.req.valid('query' as never)));
+app.post('/v1/fetch', limitBody, requireJson, validJson(requestSchemaFor), (c) => answer(c, c.req.valid('json')));
+app.get('/v1/fetch', validQuery(requestSchemaFor, queryToRequest), (c) => answer(c, c.req.valid('query')));
 
 app.all('/v1/fetch', methodNotAllowed(['GET', 'POST']));
 registerWatchRoutes(app);
 app.all('/health', methodNotAllowed(['GET']));
 
-app.notFound((c) =>
-  problemResponse('not-found', 404, `no route for ${c.req.method} ${c.req.path}`, {
-    errors: [{ field: 'path', message: 'unknown route' }],
-  }),
-);
+app.notFound((c) => problem('not-found', `no route for ${c.req.method} ${c.req.path}`, { errors: [{ field: 'path', message: 'unknown route' }] }));
+
+/** Hono's own exceptions (malformed JSON from the validator, and the like), by status. */
+const KIND_OF_STATUS: Record<number, ProblemKind> = {
+  400: 'malformed-json',
+  401: 'unauthorized',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  413: 'body-too-large',
+  415: 'unsupported-media-type',
+};
 
 app.onError((error, c) => {
+  if (error instanceof ProblemError) return problemResponse(error);
   if (error instanceof HTTPException) {
-    if (error instanceof ProblemException) return error.getResponse();
-    // Hono's own exceptions (malformed JSON from the validator, and the like) become problems too.
-    const status = error.status;
-    if (status === 400) {
-      return problemResponse('malformed-json', 400, error.message || 'malformed request', {
-        errors: [{ field: 'body', message: error.message || 'malformed request' }],
-      });
-    }
-    return problemResponse(status >= 500 ? 'internal' : 'invalid-request', status, error.message || 'request failed');
+    const kind = KIND_OF_STATUS[error.status] ?? (error.status >= 500 ? 'internal' : 'invalid-request');
+    const detail = error.message || 'malformed request';
+    return problem(kind, detail, kind === 'malformed-json' ? { errors: [{ field: 'body', message: detail }] } : {});
   }
   if (error instanceof ConfigError) {
     console.error(`fanout misconfigured: ${error.message}`);
-    return problemResponse('misconfigured', 500, error.message);
+    return problem('misconfigured', error.message);
   }
   console.error(`fanout internal error on ${c.req.method} ${c.req.path}:`, error);
-  return problemResponse('internal', 500, 'internal error; the service log has the details');
+  return problem('internal', 'internal error; the service log has the details');
 });

@@ -9,7 +9,7 @@ import { runScheduled } from './watch/run';
 export const scheduled: ExportedHandlerScheduledHandler<Env> = (controller, env, ctx) => {
   ctx.waitUntil(
     runScheduled(env, { cron: controller.cron, scheduledTime: controller.scheduledTime }).then(
-      (runs) => console.log(`fanout cron ${controller.cron}: ${runs.length} watch list(s) run, ${runs.reduce((n, r) => n + r.changed, 0)} change(s)`),
+      (runs) => console.log(`fanout cron ${controller.cron}: ${runs.length} watch list(s) run, ${runs.reduce((n, r) => n + r.stats.changed, 0)} change(s)`),
     ),
   );
 };

@@ -1,7 +1,10 @@
 /**
- * The Worker's bindings. Every value in `[vars]` arrives as a string; the
- * service-wide maxima are parsed by `limitsFromEnv` in options.ts, which fails
- * loudly on a value that is not a positive integer.
+ * The Worker's bindings. Every value in `[vars]` arrives as a string and is
+ * parsed by src/config.ts, which fails loudly (ConfigError, naming the var) on
+ * a value that is not an integer in range. A var left unset keeps its default:
+ * the maxima default to `DEFAULT_LIMITS` in src/engine/options.ts and the
+ * watch settings to `WATCH_DEFAULTS` in src/watch/settings.ts, the one place
+ * each number is written (README "Configuration" lists them).
  */
 export interface Env {
   /** D1 database with watch lists, runs and per-URL state (migrations/). */
@@ -18,30 +21,30 @@ export interface Env {
   NOTIFY_URL?: string;
   /** Secret. Key of the HMAC-SHA256 signature in the notification's X-Fanout-Signature header. */
   NOTIFY_SECRET?: string;
-  /** Runs kept per watch list (default 100). */
+  /** Runs kept per watch list (WATCH_DEFAULTS.retention). */
   RUN_RETENTION?: string;
-  /** Most URLs per watch list (default 200). */
+  /** Most URLs per watch list (WATCH_DEFAULTS.maxWatchUrls). */
   MAX_WATCH_URLS?: string;
   /** Secret. When set, every /v1/* route needs `Authorization: Bearer <API_TOKEN>`. */
   API_TOKEN?: string;
   /** "true" lets fanout fetch loopback/private addresses. Local development and tests only. */
   ALLOW_PRIVATE_HOSTS?: string;
-  /** User-Agent sent to origins; should name fanout and a URL where operators can read about it. */
+  /** User-Agent sent to origins (DEFAULT_USER_AGENT names fanout, its version and its URL). */
   USER_AGENT?: string;
-  /** Most URLs accepted in one batch (default 100). */
+  /** Most URLs accepted in one batch (DEFAULT_LIMITS.maxUrls). */
   MAX_URLS?: string;
-  /** Highest `concurrency` a caller may ask for (default 50). */
+  /** Highest `concurrency` a caller may ask for (DEFAULT_LIMITS.maxConcurrency). */
   MAX_CONCURRENCY?: string;
-  /** Highest `timeoutMs` per attempt (default 60000). */
+  /** Highest `timeoutMs` per attempt (DEFAULT_LIMITS.maxTimeoutMs). */
   MAX_TIMEOUT_MS?: string;
-  /** Highest `deadlineMs` per batch (default 120000). */
+  /** Highest `deadlineMs` per batch (DEFAULT_LIMITS.maxDeadlineMs). */
   MAX_DEADLINE_MS?: string;
-  /** Highest `maxBytes` read per URL (default 5242880 = 5 MiB). */
+  /** Highest `maxBytes` read per URL (DEFAULT_LIMITS.maxBytes). */
   MAX_BYTES?: string;
-  /** Highest `retries` (default 5). */
+  /** Highest `retries` (DEFAULT_LIMITS.maxRetries). */
   MAX_RETRIES?: string;
-  /** Highest `maxRedirects` (default 10). */
+  /** Highest `maxRedirects` (DEFAULT_LIMITS.maxRedirects). */
   MAX_REDIRECTS?: string;
-  /** Highest `snippetLength` in characters (default 5000). */
+  /** Highest `snippetLength` in characters (DEFAULT_LIMITS.maxSnippetLength). */
   MAX_SNIPPET_LENGTH?: string;
 }

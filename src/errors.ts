@@ -1,42 +1,30 @@
+import type { GuardVerdict } from './guard';
+import type { ErrorCode, ResultError } from './result';
+import { RETRYABLE_STATUSES } from './retry';
+
 /**
- * Per-URL failures. A failed URL is a result with a fixed `code`, never an
- * exception that stops the batch (lychee's per-link status, p-limit's recipe
- * for partial results). Callers tell failures apart by `code`, never by message.
+ * Every error fanout raises, each with a fixed code (ky's `errors/`, undici's
+ * `lib/core/errors.js`): tell them apart by `code` or class, never by message.
+ *
+ * - Per-URL failures (`FetchFailure` and one subclass per code): a failed URL
+ *   is a result carrying one, never an exception that stops the batch
+ *   (lychee's per-link status, p-limit's recipe for partial results).
+ * - `LaneBroken`: a scale-out shard failed; its URLs run elsewhere.
+ * - `ConfigError`: the deployment's configuration is invalid.
+ * - `ProblemError`: a request is refused; the HTTP layer answers it as
+ *   problem+json (src/problem.ts).
  */
 
-/** Every code a result's `error.code` can take; the README documents each. */
-export const ERROR_CODES = [
-  'invalid_url',
-  'blocked',
-  'timeout',
-  'deadline',
-  'network',
-  'http_status',
-  'too_many_redirects',
-  'bad_redirect',
-  'aborted',
-] as const;
-
-export type ErrorCode = (typeof ERROR_CODES)[number];
-
-/** The JSON shape of a failure inside a result. */
-export interface ResultError {
-  code: ErrorCode;
-  message: string;
-  /** Whether asking again later may succeed (transient network trouble, 5xx, 429, timeouts). */
-  retryable: boolean;
-}
-
 /** Base class: a failure of one URL, with a fixed code and the original `cause` kept. */
-export class FetchFailure extends Error {
-  readonly code: ErrorCode;
+export abstract class FetchFailure extends Error {
+  abstract readonly code: ErrorCode;
+  /** Whether asking again later may succeed. */
   readonly retryable: boolean;
 
-  constructor(code: ErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(message: string, options: { retryable: boolean; cause?: unknown }) {
     super(message, { cause: options.cause });
-    this.name = 'FetchFailure';
-    this.code = code;
-    this.retryable = options.retryable ?? false;
+    this.name = new.target.name;
+    this.retryable = options.retryable;
   }
 
   toJSON(): ResultError {
@@ -44,56 +32,142 @@ export class FetchFailure extends Error {
   }
 }
 
+/** Not a URL; a scheme other than http/https; credentials in the URL. */
+export class InvalidUrlFailure extends FetchFailure {
+  readonly code = 'invalid_url';
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
+
+/** The URL, or a redirect hop, points at an address or name the guard refuses. */
+export class BlockedFailure extends FetchFailure {
+  readonly code = 'blocked';
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
+
 /** An attempt ran past `timeoutMs` (headers or body). */
 export class TimeoutFailure extends FetchFailure {
+  readonly code = 'timeout';
   constructor(phase: 'headers' | 'body', timeoutMs: number) {
-    super('timeout', `no ${phase === 'headers' ? 'response headers' : 'end of body'} within ${timeoutMs} ms`, {
-      retryable: true,
-    });
-    this.name = 'TimeoutFailure';
+    super(`no ${phase === 'headers' ? 'response headers' : 'end of body'} within ${timeoutMs} ms`, { retryable: true });
   }
 }
 
 /** The batch's `deadlineMs` passed before this URL finished. */
 export class DeadlineFailure extends FetchFailure {
+  readonly code = 'deadline';
   constructor(deadlineMs: number) {
-    super('deadline', `batch deadline of ${deadlineMs} ms reached before this URL finished`, { retryable: true });
-    this.name = 'DeadlineFailure';
-  }
-}
-
-/** The caller went away (client disconnect); nobody will read this result. */
-export class AbortedFailure extends FetchFailure {
-  constructor() {
-    super('aborted', 'the request was cancelled by the client', { retryable: true });
-    this.name = 'AbortedFailure';
+    super(`batch deadline of ${deadlineMs} ms reached before this URL finished`, { retryable: true });
   }
 }
 
 /** Connection refused or reset, DNS failure, TLS failure, a body that broke off. */
 export class NetworkFailure extends FetchFailure {
+  readonly code = 'network';
   constructor(message: string, cause?: unknown) {
-    super('network', message, { retryable: true, cause });
-    this.name = 'NetworkFailure';
+    super(message, { retryable: true, cause });
   }
 }
 
-/** Statuses worth asking again for (RFC 9110 §15.5.9, §15.6; RFC 6585 §4). */
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
-
 /** The final response was not 2xx. */
 export class HttpStatusFailure extends FetchFailure {
+  readonly code = 'http_status';
   readonly status: number;
   constructor(status: number, statusText: string) {
-    super('http_status', `origin answered ${status}${statusText ? ` ${statusText}` : ''}`, {
-      retryable: RETRYABLE_STATUSES.has(status),
-    });
-    this.name = 'HttpStatusFailure';
+    super(`origin answered ${status}${statusText ? ` ${statusText}` : ''}`, { retryable: RETRYABLE_STATUSES.has(status) });
     this.status = status;
+  }
+}
+
+/** More than `maxRedirects` hops, or a redirect loop. */
+export class TooManyRedirectsFailure extends FetchFailure {
+  readonly code = 'too_many_redirects';
+  constructor(maxRedirects: number, next: string) {
+    super(`more than ${maxRedirects} redirects (next: ${next})`, { retryable: false });
+  }
+}
+
+/** A 3xx without a Location header. */
+export class BadRedirectFailure extends FetchFailure {
+  readonly code = 'bad_redirect';
+  constructor(status: number) {
+    super(`${status} redirect without a Location header`, { retryable: false });
+  }
+}
+
+/** The caller went away (client disconnect); nobody will read this result. */
+export class AbortedFailure extends FetchFailure {
+  readonly code = 'aborted';
+  constructor() {
+    super('the request was cancelled by the client', { retryable: true });
   }
 }
 
 /** True for any per-URL failure raised by the engine. */
 export function isFetchFailure(value: unknown): value is FetchFailure {
   return value instanceof FetchFailure;
+}
+
+/**
+ * The failure for a URL the guard refused: the one place a verdict becomes a
+ * failure (the input URL, a shard's re-check, every redirect hop). `context`
+ * goes before the guard's message, e.g. `redirect 2 to "http://10.0.0.1/" refused`.
+ */
+export function failureFromVerdict(verdict: Extract<GuardVerdict, { ok: false }>, context?: string): FetchFailure {
+  const message = context ? `${context}: ${verdict.message}` : verdict.message;
+  return verdict.code === 'blocked' ? new BlockedFailure(message) : new InvalidUrlFailure(message);
+}
+
+/** A scale-out shard's connection broke or the shard reported an error; its URLs run elsewhere. */
+export class LaneBroken extends Error {
+  override readonly name = 'LaneBroken';
+}
+
+/** Service misconfiguration: names the var and the value it got (p-map's "Expected ... got ..."). */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * The problem kinds fanout answers with (`type` is `urn:fanout:problem:<kind>`);
+ * a kind fixes its status and title.
+ */
+export const PROBLEM_KINDS = {
+  'invalid-request': { status: 400, title: 'Invalid request' },
+  'malformed-json': { status: 400, title: 'Malformed JSON' },
+  unauthorized: { status: 401, title: 'Unauthorized' },
+  'not-found': { status: 404, title: 'Not found' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  'too-many-urls': { status: 413, title: 'Too many URLs' },
+  'body-too-large': { status: 413, title: 'Request body too large' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  misconfigured: { status: 500, title: 'Service misconfigured' },
+  internal: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemKind = keyof typeof PROBLEM_KINDS;
+
+/** One offending input: a JSON-path-like field name and what is wrong with it. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** A refused request: thrown anywhere in the HTTP layer, answered by `app.onError` as problem+json. */
+export class ProblemError extends Error {
+  override readonly name = 'ProblemError';
+  readonly status: number;
+
+  constructor(
+    readonly kind: ProblemKind,
+    detail: string,
+    readonly extra: { errors?: FieldError[]; headers?: HeadersInit } = {},
+  ) {
+    super(detail);
+    this.status = PROBLEM_KINDS[kind].status;
+  }
 }

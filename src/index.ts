@@ -4,7 +4,7 @@ import type { Env } from './env';
 
 export type { Env } from './env';
 /** The Durable Object class behind the SHARDS binding (scale-out past 6 connections). */
-export { FetchShard } from './shard';
+export { FetchShard } from './fetch-shard';
 
 /** The Worker: the HTTP API and the cron trigger, both over the same engine. */
 export default {

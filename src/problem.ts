@@ -1,11 +1,4 @@
-import { HTTPException } from 'hono/http-exception';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
-
-/** One offending input: a JSON-path-like field name and what is wrong with it. */
-export interface FieldError {
-  field: string;
-  message: string;
-}
+import { PROBLEM_KINDS, ProblemError, type FieldError, type ProblemKind } from './errors';
 
 /** An RFC 9457 problem document, with fanout's `field` and `errors` extensions. */
 export interface Problem {
@@ -18,42 +11,10 @@ export interface Problem {
   errors?: FieldError[];
 }
 
-/** The problem kinds fanout answers with; `type` is `urn:fanout:problem:<kind>`. */
-export type ProblemKind =
-  | 'invalid-request'
-  | 'malformed-json'
-  | 'too-many-urls'
-  | 'body-too-large'
-  | 'unsupported-media-type'
-  | 'unauthorized'
-  | 'not-found'
-  | 'method-not-allowed'
-  | 'conflict'
-  | 'misconfigured'
-  | 'internal';
-
-const TITLES: Record<ProblemKind, string> = {
-  'invalid-request': 'Invalid request',
-  'malformed-json': 'Malformed JSON',
-  'too-many-urls': 'Too many URLs',
-  'body-too-large': 'Request body too large',
-  'unsupported-media-type': 'Unsupported media type',
-  unauthorized: 'Unauthorized',
-  'not-found': 'Not found',
-  'method-not-allowed': 'Method not allowed',
-  conflict: 'Conflict',
-  misconfigured: 'Service misconfigured',
-  internal: 'Internal error',
-};
-
-/** Builds a problem+json response. */
-export function problemResponse(
-  kind: ProblemKind,
-  status: ContentfulStatusCode,
-  detail: string,
-  extra: { errors?: FieldError[]; headers?: HeadersInit } = {},
-): Response {
-  const body: Problem = { type: `urn:fanout:problem:${kind}`, title: TITLES[kind], status, detail };
+/** Writes a refused request as an `application/problem+json` response. */
+export function problemResponse(problem: ProblemError): Response {
+  const { kind, status, message: detail, extra } = problem;
+  const body: Problem = { type: `urn:fanout:problem:${kind}`, title: PROBLEM_KINDS[kind].title, status, detail };
   if (extra.errors?.length) {
     body.field = extra.errors[0]!.field;
     body.errors = extra.errors;
@@ -63,16 +24,9 @@ export function problemResponse(
   return new Response(JSON.stringify(body), { status, headers });
 }
 
-/** An HTTPException that answers with a problem document (thrown from middleware, rendered by onError). */
-export class ProblemException extends HTTPException {
-  constructor(
-    kind: ProblemKind,
-    status: ContentfulStatusCode,
-    detail: string,
-    extra: { errors?: FieldError[]; headers?: HeadersInit } = {},
-  ) {
-    super(status, { message: detail, res: problemResponse(kind, status, detail, extra) });
-  }
+/** Shorthand: a problem of `kind` as a response. */
+export function problem(kind: ProblemKind, detail: string, extra?: ProblemError['extra']): Response {
+  return problemResponse(new ProblemError(kind, detail, extra));
 }
 
 /** Renders a zod issue path as a field name: ["urls", 3] -> "urls[3]". */

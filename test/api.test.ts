@@ -166,6 +166,22 @@ describe('GET /v1/fetch', () => {
     await expectProblem(await exports.default.fetch(`${BASE}/v1/fetch?url=http://a/&timeoutMs=soon`), 400, 'timeoutMs');
     await expectProblem(await exports.default.fetch(`${BASE}/v1/fetch`), 400, 'urls');
   });
+
+  it.each(['__proto__', 'constructor', 'concurreny'])('Should refuse the unknown parameter %s by name, as POST refuses it in a body', async (name) => {
+    const get = await expectProblem(await exports.default.fetch(`${BASE}/v1/fetch?url=http://a/&${name}=1`), 400, name);
+    expect(get.detail).toContain(`unknown option "${name}"`);
+    await expectProblem(await post(`{"urls": ["http://a/"], "${name}": 1}`), 400, name);
+  });
+
+  it.each([
+    ['timeoutMs=5000&timeoutMs=soon', 'timeoutMs'],
+    ['timeoutMs=soon&timeoutMs=5000', 'timeoutMs'],
+    ['snippetLength=10&snippetLength=10', 'snippetLength'],
+    ['selector=p&selector=h1', 'selector'],
+  ])('Should refuse a single-valued option given twice (%s), whatever the order', async (query, field) => {
+    const problem = await expectProblem(await exports.default.fetch(`${BASE}/v1/fetch?url=http://a/&${query}`), 400, field);
+    expect(problem.detail).toContain('more than once');
+  });
 });
 
 describe('NDJSON streaming', () => {

@@ -103,7 +103,7 @@ describe('change detection', () => {
 
     await tick(cron);
     const first = await latest(name);
-    expect(first).toMatchObject({ watchlist: name, cron, scheduledTime: new Date(SCHEDULED_TIME).toISOString(), changed: 0 });
+    expect(first).toMatchObject({ watchlist: name, cron, scheduledTime: new Date(SCHEDULED_TIME).toISOString(), stats: { changed: 0 } });
     expect(first.results.map(({ url, state, changed, changes }) => ({ url, state, changed, changes }))).toEqual([
       { url: a, state: 'new', changed: false, changes: [] },
       { url: b, state: 'new', changed: false, changes: [] },
@@ -120,7 +120,7 @@ describe('change detection', () => {
     expect(entryA!.result).toMatchObject({ ok: true, status: 200, title: 'a v2', etag: '"a-v2"' });
     expect(entryA!.result.snippet).toContain('version 2 of a');
     expect(entryB).toMatchObject({ url: b, state: 'ok', changed: false, changes: [] });
-    expect(second.changed).toBe(1);
+    expect(second.stats.changed).toBe(1);
     expect(second.stats).toMatchObject({ changed: 1, new: 0 });
 
     const listed = await changes(name);
@@ -153,7 +153,7 @@ describe('change detection', () => {
       expect(run.results.map((e) => ({ changed: e.changed, changes: e.changes, notModified: e.notModified }))).toEqual(
         urls.map(() => ({ changed: false, changes: [], notModified: false })),
       );
-      expect(run.changed).toBe(0);
+      expect(run.stats.changed).toBe(0);
     }
     expect(runs.map((r) => r.results.map((e) => e.state))).toEqual([urls.map(() => 'new'), urls.map(() => 'ok'), urls.map(() => 'ok')]);
     expect(await changes(name)).toEqual([]);
@@ -486,7 +486,7 @@ describe('notifications', () => {
     expect(run.notification).toEqual({ ok: true, attempts: 1, status: 200, error: null });
 
     await tick(cron, notifyEnv);
-    expect((await latest(name)).changed).toBe(0);
+    expect((await latest(name)).stats.changed).toBe(0);
     expect((await stats(hookScope)).requests).toBe(1);
   });
 

@@ -7,8 +7,9 @@
  */
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import type { PageResult } from '../src/engine/batch';
-import { extractBody } from '../src/extract';
+import { CappedBody } from '../src/engine/read-body';
+import { extract } from '../src/extract';
+import type { PageResult } from '../src/result';
 import { newScope, originUrl, release, stats, waitForStats } from './origin/client';
 
 const BASE = 'http://fanout.test';
@@ -139,15 +140,11 @@ describe('snippet', () => {
       const read = async (snippetLength: number, hashText: boolean) => {
         const url = fixtureUrl(scope, name, 'text/html');
         const res = await fetch(url);
-        const out = await extractBody(res.body, res.headers.get('content-type'), {
-          snippetLength,
-          hashText,
-          maxBytes: 262_144,
-          pageUrl: url,
-          signal: new AbortController().signal,
-        });
-        const { textHash, bytes, truncated, ...fields } = out;
-        return fields;
+        const body = new CappedBody(res.body!, 262_144, new AbortController().signal);
+        const out = await extract(body, res.headers.get('content-type'), { snippetLength, hashText, pageUrl: url });
+        await body.finish(false);
+        const { textHash, ...fields } = out.fields;
+        return { ...fields, charset: out.charset };
       };
       for (const snippetLength of [1, 5, 40, 77, 150, 300, 5000]) {
         expect(await read(snippetLength, false), `snippetLength ${snippetLength}`).toEqual(await read(snippetLength, true));
@@ -321,5 +318,48 @@ describe('content types', () => {
     expect(page.snippet).not.toContain('<');
     const s = await stats(scope);
     expect(s.log[0]!.route).toBe('fixture/article.html');
+  });
+});
+
+describe('hostile bytes', () => {
+  it('Should strip C0 and C1 control characters from every text field', async () => {
+    const scope = newScope('controls');
+    const page = await fetchOne(fixtureUrl(scope, 'controls.html', 'text/html; charset=utf-8'), { snippetLength: 5000 });
+    expect(page).toMatchObject({
+      title: 'Control[31m characters in the title',
+      description: 'A description with a delete and an escape inside',
+      siteName: 'Site Name',
+      lang: 'en',
+    });
+    expect(page.snippet).toMatch(/^First paragraph with controls\. Filler text/);
+    expect(page.snippet).toMatch(/Late NUL and BEL here\.$/);
+    for (const field of [page.title, page.description, page.siteName, page.lang, page.snippet]) {
+      expect(field).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    }
+  });
+
+  it.each([
+    ['text/html', 'binary?sig=0&fill=0'],
+    ['text/plain', 'binary?sig=0&fill=0'],
+    ['application/json', 'binary?sig=0&fill=0'],
+    ['text/html', 'binary?sig=1'],
+  ])('Should treat a body labelled %s whose first bytes are binary (%s) as binary: no fields, no charset', async (ct, route) => {
+    const scope = newScope('binary-as-text');
+    const page = await fetchOne(originUrl(scope, `${route}&kb=4096&ct=${encodeURIComponent(ct)}`), { maxBytes: 5 * MIB });
+    expect(page).toMatchObject({ contentType: ct, title: null, snippet: null, charset: null, truncated: true });
+    // Read no further than the sniffing needed, far short of the cap: not the 4 MiB body as text.
+    expect(page.bytes).toBeLessThan(256 * 1024);
+  });
+
+  it.each(['text/plain', 'text/html'])('Should treat a PDF served as %s as binary by its signature alone', async (ct) => {
+    const scope = newScope('pdf-as-text');
+    const page = await fetchOne(fixtureUrl(scope, 'document.pdf', ct));
+    expect(page).toMatchObject({ title: null, snippet: null, charset: null });
+  });
+
+  it('Should still read UTF-16 text, whose ASCII characters carry NUL bytes, as text', async () => {
+    const scope = newScope('utf16-not-binary');
+    const page = await fetchOne(fixtureUrl(scope, 'utf16le-bom.html', 'text/html'));
+    expect(page).toMatchObject({ title: 'UTF-16 page: naïve café — 日本語', charset: 'utf-16le' });
   });
 });

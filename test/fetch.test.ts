@@ -8,9 +8,11 @@
  */
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { runBatch, type BatchResult, type PageResult } from '../src/engine/batch';
-import { serveShard, shardLane } from '../src/engine/shards';
-import { normalizeOptions } from '../src/options';
+import { runBatch } from '../src/engine/batch';
+import { normalizeOptions } from '../src/engine/options';
+import { shardLane } from '../src/engine/shard-lane';
+import { serveShard } from '../src/engine/shard-server';
+import type { BatchResult, PageResult } from '../src/result';
 import { newScope, originUrl, release, stats, waitForStats } from './origin/client';
 
 const BASE = 'http://fanout.test';

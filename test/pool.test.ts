@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runPool, type PoolTask } from '../src/engine/pool';
 import { Semaphore } from '../src/engine/semaphore';
-import { LanePicker, planLanes, type Lane } from '../src/engine/shards';
+import { LanePicker } from '../src/engine/lane-picker';
+import { planLanes, type Lane } from '../src/engine/lanes';
 
 /** A task held on an unresolved promise until the test lets it go (Hono's concurrent.test.ts style). */
 function heldTasks(keys: string[]) {

@@ -54,11 +54,47 @@ describe('CappedBody', () => {
     expect(seen.pulls).toBe(2);
   });
 
-  it('Should not wait for more once the cap is reached exactly, and call that truncated', async () => {
-    // The origin might still be sending; waiting to learn whether it is could hang on a trickle.
+  it('Should answer null at the cap reached exactly without reading further', async () => {
+    // The origin might still be sending; waiting in read() to learn whether it is could hang on a trickle.
     const { stream, seen } = source([500, 500], { hang: true });
     const body = new CappedBody(stream, 1000, new AbortController().signal);
     expect(await readAll(body)).toEqual([500, 500]);
+    expect(seen.pulls).toBe(2);
+    expect(body.progress).toEqual({ bytes: 1000, truncated: false, done: false });
+  });
+
+  it('Should call a body that ends exactly at the cap whole once finish() sees its end, and not cancel it', async () => {
+    const { stream, seen } = source([500, 500]);
+    const body = new CappedBody(stream, 1000, new AbortController().signal);
+    await readAll(body);
+    await body.finish(false);
+    expect(body.progress).toEqual({ bytes: 1000, truncated: false, done: true });
+    expect(seen.cancelled).toBe(false);
+  });
+
+  it('Should call a body that goes on past the cap truncated, keep none of the rest, and cancel it', async () => {
+    const { stream, seen } = source([500, 500, 10]);
+    const body = new CappedBody(stream, 1000, new AbortController().signal);
+    await readAll(body);
+    await body.finish(false);
+    expect(body.progress).toEqual({ bytes: 1000, truncated: true, done: false });
+    expect(seen.cancelled).toBe(true);
+  });
+
+  it('Should call a body that stalls at the cap truncated and cancel it', async () => {
+    const { stream, seen } = source([500, 500], { hang: true });
+    const body = new CappedBody(stream, 1000, new AbortController().signal);
+    await readAll(body);
+    await body.finish(false);
+    expect(body.progress).toEqual({ bytes: 1000, truncated: true, done: false });
+    expect(seen.cancelled).toBe(true);
+  });
+
+  it('Should call a body closed at the cap without finish() truncated, and cancel it', async () => {
+    const { stream, seen } = source([500, 500, 10]);
+    const body = new CappedBody(stream, 1000, new AbortController().signal);
+    await readAll(body);
+    body.close();
     expect(body.progress).toEqual({ bytes: 1000, truncated: true, done: false });
     expect(seen.cancelled).toBe(true);
   });

@@ -1,31 +1,12 @@
-import { AbortedFailure, DeadlineFailure, FetchFailure } from '../errors';
+import { AbortedFailure, DeadlineFailure, failureFromVerdict, FetchFailure, LaneBroken } from '../errors';
 import { checkUrl } from '../guard';
-import { ENGINE, type FetchOptions } from '../options';
-import { failedResult, type PageJob, type PageResult, type Validators } from './fetch-page';
+import { failedResult, type BatchResult, type PageResult } from '../result';
+import type { PageContext, PageJob, Validators } from './fetch-page';
+import { LanePicker } from './lane-picker';
+import { localLane, planLanes, type Lane, type ShardOpener } from './lanes';
+import { ENGINE, type FetchOptions } from './options';
 import { runPool, type PoolTask } from './pool';
 import { Semaphore } from './semaphore';
-import { LaneBroken, LanePicker, localLane, planLanes, type Lane, type ShardOpener } from './shards';
-
-export type { PageResult } from './fetch-page';
-
-/** Totals for a batch. */
-export interface BatchStats {
-  total: number;
-  ok: number;
-  failed: number;
-  /** Distinct URLs whose fetch started (duplicates are fetched once; URLs still queued at the deadline are not counted). */
-  fetched: number;
-  durationMs: number;
-  /** True when the deadline cut the batch short. */
-  deadlineReached: boolean;
-  /** Invocations the batch ran in: 1, or 1 + its shards when `concurrency` above 6 scaled it out (src/engine/shards.ts). */
-  shards: number;
-}
-
-export interface BatchResult {
-  results: PageResult[];
-  stats: BatchStats;
-}
 
 export interface BatchDeps {
   /** The fetch to use (the Worker's global fetch, or a test's). */
@@ -38,8 +19,14 @@ export interface BatchDeps {
   random?: () => number;
   /** Validators from an earlier check of a URL (by its input string), for conditional requests. */
   validators?: (url: string) => Validators | undefined;
-  /** Opens scale-out shards (src/engine/shards.ts); without it the batch stays in one invocation (6 header slots). */
+  /** Opens scale-out shards (src/engine/lanes.ts); without it the batch stays in one invocation (6 header slots). */
   shards?: ShardOpener;
+}
+
+/** One distinct URL of the batch and the input indexes that asked for it. */
+interface Group {
+  url: URL;
+  indexes: number[];
 }
 
 /**
@@ -50,120 +37,54 @@ export interface BatchDeps {
  */
 export async function runBatch(urls: readonly string[], options: FetchOptions, deps: BatchDeps = {}): Promise<BatchResult> {
   const now = deps.now ?? Date.now;
-  const doFetch = deps.fetch ?? ((input, init) => fetch(input, init));
   const batchStart = now();
-  const controller = new AbortController();
-  const deadlineTimer = setTimeout(() => controller.abort(new DeadlineFailure(options.deadlineMs)), options.deadlineMs);
-  const onClientAbort = () => controller.abort(new AbortedFailure());
-  if (deps.signal?.aborted) onClientAbort();
-  deps.signal?.addEventListener('abort', onClientAbort, { once: true });
+  const cut = cutSignal(options, deps.signal);
+  const results = new ResultSlots(urls, deps.onResult);
+  const groups = groupUrls(urls, options, results);
 
-  const results: Array<PageResult | undefined> = new Array(urls.length);
-  const settle = (index: number, result: PageResult) => {
-    if (results[index]) return;
-    results[index] = result;
-    deps.onResult?.(index, result);
-  };
-
-  // One task per distinct URL; duplicates share the fetch and each get their own result.
-  const groups = new Map<string, { url: URL; indexes: number[] }>();
-  urls.forEach((raw, index) => {
-    const verdict = checkUrl(raw, { allowPrivate: options.allowPrivate });
-    if (!verdict.ok) {
-      settle(index, failedResult(raw, new FetchFailure(verdict.code, verdict.message)));
-      return;
-    }
-    const group = groups.get(verdict.url.href);
-    if (group) group.indexes.push(index);
-    else groups.set(verdict.url.href, { url: verdict.url, indexes: [index] });
-  });
-
-  const headerGate = new Semaphore(ENGINE.headerSlots);
-  const context = {
+  const context: PageContext = {
     options,
-    fetch: doFetch,
-    signal: controller.signal,
-    headerGate,
+    fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
+    signal: cut.signal,
+    headerGate: new Semaphore(ENGINE.headerSlots),
     deadlineAt: batchStart + options.deadlineMs,
-    batchStart,
     now,
     random: deps.random,
   };
-
-  // Lanes: this invocation, plus a shard per further 6 in flight when scale-out is available.
-  const distinct = [...groups.values()];
-  const capacities = deps.shards ? planLanes(options.concurrency, distinct.length) : [options.concurrency];
-  const shardInit = { options, deadlineMs: options.deadlineMs };
-  // Shards are opened first, so their connects get header slots before the local URLs take them all.
-  const shards = capacities.slice(1).map((capacity) => deps.shards!(shardInit, capacity, headerGate));
-  const lanes: Lane[] = [localLane(capacities[0]!, context), ...shards];
+  const lanes = openLanes(groups.length, context, deps.shards);
   const picker = new LanePicker(lanes);
-
-  /**
-   * Runs a URL on the lane with the most room. A URL whose shard broke off runs
-   * again in this invocation, which cannot break the same way, so every URL
-   * still gets a real result (GET is idempotent; it costs one more request).
-   */
-  const runOnLanes = async (job: PageJob): Promise<PageResult> => {
-    let only: number | undefined;
-    for (;;) {
-      let lane: number;
-      try {
-        lane = await picker.take(controller.signal, only);
-      } catch {
-        return failedResult(job.url, batchFailure(controller.signal, options));
-      }
-      const dispatchedAt = now();
-      try {
-        const result = await lanes[lane]!.run(job, controller.signal);
-        if (lane === 0) return result;
-        // A shard counts queue time from when it got the URL; the batch's part came first.
-        return { ...result, timings: { ...result.timings, queuedMs: result.timings.queuedMs + (dispatchedAt - batchStart) } };
-      } catch (error) {
-        if (controller.signal.aborted) return failedResult(job.url, batchFailure(controller.signal, options));
-        if (!(error instanceof LaneBroken)) throw error;
-        picker.breakLane(lane);
-        console.error(`fanout: ${error.message}; running ${job.url} here instead`);
-        only = 0;
-      } finally {
-        picker.give(lane);
-      }
-    }
-  };
-
-  // URLs not yet started, per host: while more are queued, a connection to that host is worth keeping.
-  const queuedByHost = new Map<string, number>();
-  for (const group of distinct) queuedByHost.set(group.url.host, (queuedByHost.get(group.url.host) ?? 0) + 1);
-
+  const pending = pendingByHost(groups);
   let started = 0;
-  const tasks: PoolTask[] = distinct.map((group) => ({
+
+  const tasks: PoolTask[] = groups.map((group) => ({
     key: group.url.hostname,
     run: async () => {
       started++;
-      const queued = queuedByHost.get(group.url.host)! - 1;
-      queuedByHost.set(group.url.host, queued);
       const first = urls[group.indexes[0]!]!;
-      const result = await runOnLanes({ url: first, target: group.url, validators: deps.validators?.(first), reuseConnection: queued > 0 });
-      for (const index of group.indexes) settle(index, { ...result, url: urls[index]! });
+      const job: PageJob = {
+        url: first,
+        target: group.url,
+        queuedMs: now() - batchStart,
+        validators: deps.validators?.(first),
+        reuseConnection: pending.take(group.url.host) > 0,
+      };
+      const result = await runOnLanes(job, lanes, picker, cut);
+      for (const index of group.indexes) results.settle(index, { ...result, url: urls[index]! });
     },
     skip: () => {
-      const reason = batchFailure(controller.signal, options);
-      for (const index of group.indexes) settle(index, failedResult(urls[index]!, reason));
+      for (const index of group.indexes) results.settle(index, failedResult(urls[index]!, cut.reason()));
     },
   }));
 
   try {
-    await runPool(tasks, { concurrency: options.concurrency, perKey: options.perHost, signal: controller.signal });
+    await runPool(tasks, { concurrency: options.concurrency, perKey: options.perHost, signal: cut.signal });
   } finally {
-    clearTimeout(deadlineTimer);
-    deps.signal?.removeEventListener('abort', onClientAbort);
+    cut.dispose();
     for (const lane of lanes) lane.close();
   }
 
   // Nothing is ever dropped: anything still missing gets the abort reason.
-  const reason = batchFailure(controller.signal, options);
-  urls.forEach((raw, index) => settle(index, failedResult(raw, reason)));
-  const final = results as PageResult[];
+  const final = results.fill(cut.reason());
   const ok = final.filter((r) => r.ok).length;
   return {
     results: final,
@@ -173,13 +94,126 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
       failed: final.length - ok,
       fetched: started,
       durationMs: now() - batchStart,
-      deadlineReached: controller.signal.reason instanceof DeadlineFailure,
+      deadlineReached: cut.signal.reason instanceof DeadlineFailure,
       shards: lanes.length,
     },
   };
 }
 
-/** Why an unfinished URL did not finish: the batch's abort reason (deadline, client gone). */
-function batchFailure(signal: AbortSignal, options: FetchOptions): FetchFailure {
-  return signal.reason instanceof FetchFailure ? signal.reason : new DeadlineFailure(options.deadlineMs);
+/** The batch's signal: aborts at the deadline (DeadlineFailure) or when the client goes (AbortedFailure). */
+function cutSignal(options: FetchOptions, client: AbortSignal | undefined) {
+  const controller = new AbortController();
+  const deadline = setTimeout(() => controller.abort(new DeadlineFailure(options.deadlineMs)), options.deadlineMs);
+  const onClientGone = () => controller.abort(new AbortedFailure());
+  if (client?.aborted) onClientGone();
+  client?.addEventListener('abort', onClientGone, { once: true });
+  return {
+    signal: controller.signal,
+    /** Why an unfinished URL did not finish: the abort reason (deadline, client gone). */
+    reason(): FetchFailure {
+      const reason: unknown = controller.signal.reason;
+      return reason instanceof FetchFailure ? reason : new DeadlineFailure(options.deadlineMs);
+    },
+    dispose() {
+      clearTimeout(deadline);
+      client?.removeEventListener('abort', onClientGone);
+    },
+  };
+}
+
+/** One result per input index, each settled once and reported as it is. */
+class ResultSlots {
+  readonly #results: Array<PageResult | undefined>;
+
+  constructor(
+    private readonly urls: readonly string[],
+    private readonly onResult: BatchDeps['onResult'],
+  ) {
+    this.#results = new Array(urls.length);
+  }
+
+  settle(index: number, result: PageResult): void {
+    if (this.#results[index]) return;
+    this.#results[index] = result;
+    this.onResult?.(index, result);
+  }
+
+  /** Gives every index still without a result `reason`, and answers them all in input order. */
+  fill(reason: FetchFailure): PageResult[] {
+    this.urls.forEach((raw, index) => this.settle(index, failedResult(raw, reason)));
+    return this.#results as PageResult[];
+  }
+}
+
+/**
+ * Guards every input once: a refused URL gets its result now; the rest are
+ * grouped by URL so duplicates share one fetch and each still gets its own result.
+ */
+function groupUrls(urls: readonly string[], options: FetchOptions, results: ResultSlots): Group[] {
+  const groups = new Map<string, Group>();
+  urls.forEach((raw, index) => {
+    const verdict = checkUrl(raw, { allowPrivate: options.allowPrivate });
+    if (!verdict.ok) return results.settle(index, failedResult(raw, failureFromVerdict(verdict)));
+    const group = groups.get(verdict.url.href);
+    if (group) group.indexes.push(index);
+    else groups.set(verdict.url.href, { url: verdict.url, indexes: [index] });
+  });
+  return [...groups.values()];
+}
+
+/**
+ * Lane 0 is this invocation; with scale-out available, a shard per further 6
+ * in flight. Shards are opened first, so their connects get header slots
+ * before the local URLs take them all.
+ */
+function openLanes(distinct: number, context: PageContext, shards: ShardOpener | undefined): Lane[] {
+  const { options, headerGate } = context;
+  const capacities = shards ? planLanes(options.concurrency, distinct) : [options.concurrency];
+  const extra = capacities.slice(1).map((capacity) => shards!(options, capacity, headerGate));
+  return [localLane(capacities[0]!, context), ...extra];
+}
+
+/**
+ * URLs not yet started, per host: while another is queued, a connection to
+ * that host is worth keeping. `take` counts one URL as started and answers
+ * how many are still queued behind it.
+ */
+function pendingByHost(groups: readonly Group[]) {
+  const queued = new Map<string, number>();
+  for (const { url } of groups) queued.set(url.host, (queued.get(url.host) ?? 0) + 1);
+  return {
+    take(host: string): number {
+      const left = queued.get(host)! - 1;
+      queued.set(host, left);
+      return left;
+    },
+  };
+}
+
+/**
+ * Runs a URL on the lane with the most room. A URL whose shard broke off runs
+ * again in this invocation, which cannot break the same way, so every URL
+ * still gets a real result (GET is idempotent; it costs one more request).
+ */
+async function runOnLanes(job: PageJob, lanes: readonly Lane[], picker: LanePicker, cut: ReturnType<typeof cutSignal>): Promise<PageResult> {
+  let only: number | undefined;
+  for (;;) {
+    let lane: number;
+    try {
+      lane = await picker.take(cut.signal, only);
+    } catch {
+      return failedResult(job.url, cut.reason());
+    }
+    try {
+      return await lanes[lane]!.run(job, cut.signal);
+    } catch (error) {
+      if (cut.signal.aborted) return failedResult(job.url, cut.reason());
+      if (!(error instanceof LaneBroken)) throw error;
+      picker.breakLane(lane);
+      console.error(`fanout: ${error.message}; running ${job.url} here instead`);
+      only = 0;
+    } finally {
+      picker.give(lane);
+    }
+  }
 }

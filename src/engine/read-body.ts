@@ -20,7 +20,8 @@ export const REUSE_DRAIN_MS = 50;
 /**
  * Without a next URL for the host, fanout still looks (this long, and this many
  * bytes, at most) whether the body's end is already here: a small page then
- * counts as read whole (`truncated: false`), not cut short.
+ * counts as read whole (`truncated: false`), not cut short. A body that filled
+ * `maxBytes` exactly gets the same look (for its end only, no byte more).
  */
 export const END_PEEK_MS = 5;
 export const END_PEEK_BYTES = 16_384;
@@ -29,7 +30,7 @@ export const END_PEEK_BYTES = 16_384;
 export interface BodyProgress {
   /** Bytes handed on so far (after decompression). */
   bytes: number;
-  /** True when the cap cut the body short. */
+  /** True when the cap cut the body short: more came (or may have come) after `maxBytes`. */
   truncated: boolean;
   /** True when the body ended by itself. */
   done: boolean;
@@ -37,8 +38,9 @@ export interface BodyProgress {
 
 /**
  * A body read in chunks up to `maxBytes` in all. `read()` answers null once the
- * body ended or the cap is reached; `progress` says which. When `signal` aborts,
- * the body is cancelled and `read()` rejects with `signal.reason`.
+ * body ended or the cap is reached; `progress` says which (at the cap exactly,
+ * `finish()` looks whether the body ends there). When `signal` aborts, the body
+ * is cancelled and `read()` rejects with `signal.reason`.
  *
  * One object and one `await` per chunk: extraction reads every chunk of every
  * page through here, so there is no async generator and no `Promise.race` per
@@ -50,6 +52,8 @@ export class CappedBody {
   readonly #maxBytes: number;
   readonly #signal: AbortSignal;
   #closed = false;
+  /** `maxBytes` read exactly: no more is handed on, and only `finish()` may look for the end. */
+  #atCap = false;
   /** The read in flight, if any: a workerd body allows one pending read at a time, and `close()` waits for it. */
   #pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
 
@@ -80,13 +84,8 @@ export class CappedBody {
   async read(): Promise<Uint8Array | null> {
     for (;;) {
       this.#signal.throwIfAborted();
-      if (this.#closed) return null;
-      if (this.progress.bytes >= this.#maxBytes) {
-        // At the cap and not done: more may follow, and waiting to find out could hang on a trickle.
-        this.progress.truncated = true;
-        this.close();
-        return null;
-      }
+      // At the cap: waiting to learn whether more follows could hang on a trickle; finish() looks, briefly.
+      if (this.#closed || this.#atCap) return null;
       const { done, value } = await this.#readOnce();
       this.#signal.throwIfAborted();
       if (this.#closed) return null; // closed while the read was pending
@@ -104,6 +103,7 @@ export class CappedBody {
         return value.subarray(0, room);
       }
       this.progress.bytes += value.byteLength;
+      if (this.progress.bytes === this.#maxBytes) this.#atCap = true;
       return value;
     }
   }
@@ -116,7 +116,9 @@ export class CappedBody {
    * - without `reuse`, up to END_PEEK_BYTES more show whether the body's end
    *   is already here, so a small page counts as read whole (`truncated: false`);
    * - with `reuse`, a remainder of at most REUSE_DRAIN_BYTES is read to the end,
-   *   so the connection can serve the next URL to the same host.
+   *   so the connection can serve the next URL to the same host;
+   * - at `maxBytes` exactly, one more read tells whether the body ends there
+   *   (`truncated: false`) or goes on (`truncated: true`; nothing of it is kept).
    * What is read counts in `progress`. Budget: REUSE_DRAIN_MS with `reuse`,
    * END_PEEK_MS without; past it, the body is cancelled at once.
    */
@@ -134,15 +136,23 @@ export class CappedBody {
       if (this.#pending && (await Promise.race([this.#pending.then(() => 'read' as const, () => 'read' as const), expired])) === 'expired') return;
       const limit = Math.min(this.#maxBytes, this.progress.bytes + (reuse ? REUSE_DRAIN_BYTES : END_PEEK_BYTES));
       // read() keeps the count, the cap and the end, and closes the body when it ends.
-      while (!this.#closed && this.progress.bytes < limit) {
+      while (!this.#closed && !this.#atCap && this.progress.bytes < limit) {
         if ((await Promise.race([this.read(), expired])) === 'expired') return;
       }
+      if (this.#atCap && !this.#closed) await this.#lookForEnd(expired);
     } catch {
       // A body that broke off now changes nothing: the result is already made.
     } finally {
       clearTimeout(timer);
       this.close();
     }
+  }
+
+  /** At the cap: one more read, to see whether the body ends exactly there. */
+  async #lookForEnd(expired: Promise<'expired'>): Promise<void> {
+    const next = await Promise.race([this.#readOnce(), expired]);
+    if (next !== 'expired' && next.done) this.progress.done = true;
+    else this.progress.truncated = true;
   }
 
   /**
@@ -160,6 +170,7 @@ export class CappedBody {
   close(now = false): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#atCap && !this.progress.done) this.progress.truncated = true;
     const stop = () => {
       this.#signal.removeEventListener('abort', this.#onAbort);
       if (!this.progress.done) this.#reader.cancel().catch(() => {});

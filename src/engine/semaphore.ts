@@ -1,10 +1,12 @@
+import { removeFrom, waitUnlessAborted } from './wait';
+
 /**
  * A FIFO counting semaphore whose waiters can be cancelled by a signal.
- * fanout uses one per batch to gate the header phase at the Workers limit.
+ * fanout uses one per invocation to gate the header phase at the Workers limit.
  */
 export class Semaphore {
   #free: number;
-  readonly #waiters: Array<{ grant: () => void }> = [];
+  readonly #waiters: Array<() => void> = [];
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1) {
@@ -29,27 +31,17 @@ export class Semaphore {
       if (released) return;
       released = true;
       const next = this.#waiters.shift();
-      if (next) next.grant();
+      if (next) next();
       else this.#free++;
     };
     if (this.#free > 0) {
       this.#free--;
       return Promise.resolve(release);
     }
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        grant: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(release);
-        },
-      };
-      const onAbort = () => {
-        const at = this.#waiters.indexOf(waiter);
-        if (at !== -1) this.#waiters.splice(at, 1);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.push(waiter);
+    return waitUnlessAborted(signal, ({ resolve }) => {
+      const grant = () => resolve(release);
+      this.#waiters.push(grant);
+      return () => removeFrom(this.#waiters, grant);
     });
   }
 }

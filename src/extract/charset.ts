@@ -2,10 +2,13 @@
  * Which encoding a body is in, decided the way browsers decide it (WHATWG
  * Encoding Standard and the HTML spec's "determining the character encoding"):
  * BOM, then the Content-Type charset, then `<meta charset>` / `http-equiv` in
- * the first bytes, then UTF-8. HTMLRewriter itself only honours the
- * Content-Type charset and throws on UTF-16 (PLATFORM.md), so fanout decides
- * here and hands the rewriter UTF-8.
+ * the first CHARSET_PRESCAN_BYTES, then UTF-8. HTMLRewriter itself only honours
+ * the Content-Type charset and throws on UTF-16 (docs/workers-platform.md), so
+ * fanout decides here and hands the rewriter UTF-8.
  */
+
+/** Bytes scanned for `<meta charset>` (the HTML spec's prescan uses 1024; some pages put it later). */
+export const CHARSET_PRESCAN_BYTES = 4096;
 
 /** Where the decision came from, for tests and debugging. */
 export type CharsetSource = 'bom' | 'header' | 'meta' | 'default';

@@ -7,9 +7,23 @@ import { decodeHTML, decodeHTMLAttribute } from 'entities/decode';
 /** Whitespace as HTML and Unicode see it, including NBSP and the zero-width joiners pages use as padding. */
 const SPACE_RUN = /[\s\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+/gu;
 
-/** Collapses runs of whitespace to one space and trims. */
+/**
+ * C0 and C1 control characters, DEL included, except those HTML counts as
+ * whitespace (tab, line feed, form feed, carriage return; and vertical tab,
+ * which `\s` collapses too). No text field carries them: a NUL or an escape
+ * sequence in a title or snippet is never page text a reader meant to see.
+ */
+const CONTROL = /[\u0000-\u0008\u000e-\u001f\u007f-\u009f]/;
+const CONTROLS = new RegExp(CONTROL.source, 'g');
+
+/** Removes control characters (see CONTROL). */
+export function stripControls(text: string): string {
+  return CONTROL.test(text) ? text.replace(CONTROLS, '') : text;
+}
+
+/** Collapses runs of whitespace to one space, drops control characters, and trims. */
 export function collapseWhitespace(text: string): string {
-  return text.replace(SPACE_RUN, ' ').trim();
+  return stripControls(text).replace(SPACE_RUN, ' ').trim();
 }
 
 /** Decodes HTML character references in text content (all of HTML5's named references, legacy forms included). */
@@ -113,7 +127,7 @@ export class JsonCompactor {
 
   push(text: string): void {
     let piece = '';
-    for (const ch of text) {
+    for (const ch of stripControls(text)) {
       if (this.#inString) {
         piece += ch;
         if (this.#escaped) this.#escaped = false;

@@ -1,4 +1,4 @@
-import type { PageResult } from '../engine/fetch-page';
+import type { PageResult } from '../result';
 
 /**
  * Change detection between two checks of one URL. Only content fields are

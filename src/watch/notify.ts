@@ -1,4 +1,5 @@
 import { checkUrl } from '../guard';
+import { hintForStatus, withRetries, type RetryPolicy } from '../retry';
 
 /**
  * Change notifications: a JSON summary POSTed to NOTIFY_URL, signed with
@@ -6,8 +7,12 @@ import { checkUrl } from '../guard';
  * `X-Fanout-Signature: sha256=<hex>` (the GitHub webhook convention).
  */
 
-/** Attempts made for one notification, and the pause before each retry. */
-export const NOTIFY_RETRY_DELAYS_MS = [0, 500, 2000] as const;
+/**
+ * Two retries after the first attempt, for network errors and the retryable
+ * statuses (src/retry.ts), with backoff of 0.5-1 s then 1-2 s, or the
+ * receiver's Retry-After up to 10 s.
+ */
+export const NOTIFY_RETRY: RetryPolicy = { retries: 2, backoffBaseMs: 1_000, backoffMaxMs: 2_000, retryAfterMaxMs: 10_000 };
 /** Each notification attempt's timeout. */
 export const NOTIFY_TIMEOUT_MS = 10_000;
 
@@ -21,6 +26,15 @@ export interface NotifyOutcome {
   error: string | null;
 }
 
+export interface NotifySettings {
+  allowPrivate: boolean;
+  userAgent: string;
+  fetch?: typeof fetch | undefined;
+  /** Waits between attempts (injectable: tests record the waits instead of sleeping through them). */
+  sleep?: ((ms: number) => Promise<void>) | undefined;
+  random?: (() => number) | undefined;
+}
+
 /** Hex HMAC-SHA256 of `body` with `secret`. */
 export async function sign(secret: string, body: string): Promise<string> {
   const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
@@ -31,15 +45,10 @@ export async function sign(secret: string, body: string): Promise<string> {
 }
 
 /**
- * POSTs `payload` to `url`, retrying network errors and 5xx/429 a few times.
+ * POSTs `payload` to `url`, retrying transient failures as NOTIFY_RETRY says.
  * The URL passes the same guard as fetched URLs, and redirects are not followed.
  */
-export async function notify(
-  url: string,
-  secret: string | undefined,
-  payload: unknown,
-  settings: { allowPrivate: boolean; userAgent: string; fetch?: typeof fetch },
-): Promise<NotifyOutcome> {
+export async function notify(url: string, secret: string | undefined, payload: unknown, settings: NotifySettings): Promise<NotifyOutcome> {
   const verdict = checkUrl(url, { allowPrivate: settings.allowPrivate });
   if (!verdict.ok) return { ok: false, attempts: 0, status: null, error: `NOTIFY_URL refused: ${verdict.message}` };
   const doFetch = settings.fetch ?? fetch;
@@ -47,25 +56,28 @@ export async function notify(
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': settings.userAgent };
   if (secret) headers[SIGNATURE_HEADER] = `sha256=${await sign(secret, body)}`;
 
-  let outcome: NotifyOutcome = { ok: false, attempts: 0, status: null, error: null };
-  for (const delay of NOTIFY_RETRY_DELAYS_MS) {
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    outcome = { ...outcome, attempts: outcome.attempts + 1 };
-    try {
-      const res = await doFetch(verdict.url.href, {
-        method: 'POST',
-        headers,
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS),
-      });
-      await res.body?.cancel().catch(() => {});
-      outcome = { ...outcome, status: res.status, error: res.ok ? null : `answered ${res.status}` };
-      if (res.ok) return { ...outcome, ok: true };
-      if (res.status < 500 && res.status !== 429 && res.status !== 408) return outcome; // the receiver refused; asking again will not help
-    } catch (error) {
-      outcome = { ...outcome, status: null, error: error instanceof Error ? error.message : String(error) };
-    }
-  }
-  return outcome;
+  const { value, attempts } = await withRetries<Pick<NotifyOutcome, 'status' | 'error'>>(
+    NOTIFY_RETRY,
+    async () => {
+      let status: number | null = null;
+      try {
+        const res = await doFetch(verdict.url.href, {
+          method: 'POST',
+          headers,
+          body,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS),
+        });
+        await res.body?.cancel().catch(() => {});
+        status = res.status;
+        if (res.ok) return { value: { status, error: null }, retry: null };
+        // A status that asking again will not change (a refusal, 501) gets no hint: the retries stop.
+        return { value: { status, error: `answered ${res.status}` }, retry: hintForStatus(res.status, res.headers.get('retry-after'), Date.now()) };
+      } catch (error) {
+        return { value: { status, error: error instanceof Error ? error.message : String(error) }, retry: { retryAfterMs: null } };
+      }
+    },
+    { sleep: settings.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))), random: settings.random },
+  );
+  return { ok: value.error === null, attempts, ...value };
 }

@@ -1,10 +1,11 @@
 import type { Context, Hono } from 'hono';
 import * as z from 'zod/mini';
-import type { $ZodType } from 'zod/v4/core';
+import { limitsFromEnv } from '../config';
 import type { Env } from '../env';
-import { limitBody, methodNotAllowed, requireJson, validate, type AppEnv } from '../http';
-import { buildRequestSchema, ConfigError, limitsFromEnv } from '../options';
-import { ProblemException } from '../problem';
+import { ConfigError, ProblemError } from '../errors';
+import { limitBody, methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from '../http';
+import { perObject } from '../memo';
+import { buildRequestSchema } from '../schema';
 import { BUILT_IN_LIST, builtInList, watchSettings } from './settings';
 import { WatchStore, type WatchList } from './store';
 
@@ -24,49 +25,40 @@ export const CHANGES_PAGE = { default: 100, max: 1000 } as const;
 /** GET /v1/changes without `since` looks this far back. */
 export const CHANGES_DEFAULT_WINDOW_MS = 24 * 60 * 60_000;
 
-const listSchemas = new WeakMap<object, $ZodType>();
 /** PUT body: the /v1/fetch request (its URL cap lowered to MAX_WATCH_URLS) plus `crons`. */
-function listSchemaFor(env: Env): $ZodType {
-  const limits = limitsFromEnv(env);
-  let schema = listSchemas.get(limits);
-  if (!schema) {
-    const base = buildRequestSchema({ ...limits, maxUrls: watchSettings(env).maxWatchUrls });
-    schema = z.extend(base, {
-      crons: z.optional(
-        z.nullable(
-          z
-            .array(z.string({ error: 'each cron must be a string' }).check(z.trim(), z.regex(CRON, 'a cron expression has five fields, e.g. "*/30 * * * *"')), {
-              error: 'crons must be an array of cron expressions or null',
-            })
-            .check(z.minLength(1, 'crons must name at least one cron, or be null for every tick'), z.maxLength(10, 'at most 10 crons')),
-        ),
+const listSchemaFor = perObject((env: Env) =>
+  z.extend(buildRequestSchema({ ...limitsFromEnv(env), maxUrls: watchSettings(env).maxWatchUrls }), {
+    crons: z.optional(
+      z.nullable(
+        z
+          .array(z.string({ error: 'each cron must be a string' }).check(z.trim(), z.regex(CRON, 'a cron expression has five fields, e.g. "*/30 * * * *"')), {
+            error: 'crons must be an array of cron expressions or null',
+          })
+          .check(z.minLength(1, 'crons must name at least one cron, or be null for every tick'), z.maxLength(10, 'at most 10 crons')),
       ),
-    });
-    listSchemas.set(limits, schema);
-  }
-  return schema;
-}
+    ),
+  }),
+);
 
-const runsQuery = z.object({
-  watchlist: z.optional(z.string()),
-  limit: z.optional(
+/** A page size in a query string: an integer in [1, max]. */
+const pageLimit = (max: number) =>
+  z.optional(
     z.pipe(
       z.pipe(z.string(), z.transform(Number)),
-      z.int({ error: 'limit must be an integer' }).check(z.minimum(1, 'limit must be at least 1'), z.maximum(RUNS_PAGE.max, `limit must be at most ${RUNS_PAGE.max}`)),
+      z.int({ error: 'limit must be an integer' }).check(z.minimum(1, 'limit must be at least 1'), z.maximum(max, `limit must be at most ${max}`)),
     ),
-  ),
+  );
+
+const runsQuery = z.strictObject({
+  watchlist: z.optional(z.string()),
+  limit: pageLimit(RUNS_PAGE.max),
   cursor: z.optional(z.string().check(z.regex(/^[0-9a-z]{9}-[0-9a-f]{8}$/, 'cursor must be a run id from nextCursor'))),
 });
 
-const changesQuery = z.object({
+const changesQuery = z.strictObject({
   watchlist: z.optional(z.string()),
   since: z.optional(z.string().check(z.refine((v) => !Number.isNaN(Date.parse(v)), 'since must be an ISO 8601 time, e.g. 2026-11-25T00:00:00Z'))),
-  limit: z.optional(
-    z.pipe(
-      z.pipe(z.string(), z.transform(Number)),
-      z.int({ error: 'limit must be an integer' }).check(z.minimum(1, 'limit must be at least 1'), z.maximum(CHANGES_PAGE.max, `limit must be at most ${CHANGES_PAGE.max}`)),
-    ),
-  ),
+  limit: pageLimit(CHANGES_PAGE.max),
 });
 
 function store(c: Context<AppEnv>): WatchStore {
@@ -76,14 +68,14 @@ function store(c: Context<AppEnv>): WatchStore {
 
 function checkName(name: string): void {
   if (!NAME.test(name)) {
-    throw new ProblemException('invalid-request', 400, `name: ${JSON.stringify(name)} is not a watch list name (letters, digits, ".", "_", "-"; at most 64)`, {
+    throw new ProblemError('invalid-request', `name: ${JSON.stringify(name)} is not a watch list name (letters, digits, ".", "_", "-"; at most 64)`, {
       errors: [{ field: 'name', message: 'letters, digits, ".", "_" and "-", at most 64, starting with a letter or digit' }],
     });
   }
 }
 
 function notFound(what: string, field: string): never {
-  throw new ProblemException('not-found', 404, `no ${what}`, { errors: [{ field, message: `no ${what}` }] });
+  throw new ProblemError('not-found', `no ${what}`, { errors: [{ field, message: `no ${what}` }] });
 }
 
 /** The built-in list (from WATCH_URLS) or a stored one. */
@@ -97,15 +89,15 @@ async function findList(c: Context<AppEnv>, name: string): Promise<WatchList | n
 
 /** Adds the watch-list routes to the app (after its auth middleware). */
 export function registerWatchRoutes(app: Hono<AppEnv>): void {
-  app.put('/v1/watchlists/:name', limitBody, requireJson, validate('json', listSchemaFor), async (c) => {
+  app.put('/v1/watchlists/:name', limitBody, requireJson, validJson(listSchemaFor), async (c) => {
     const name = c.req.param('name');
     checkName(name);
     if (name === BUILT_IN_LIST) {
-      throw new ProblemException('conflict', 409, `"${BUILT_IN_LIST}" is the built-in list from the WATCH_URLS var; choose another name`, {
+      throw new ProblemError('conflict', `"${BUILT_IN_LIST}" is the built-in list from the WATCH_URLS var; choose another name`, {
         errors: [{ field: 'name', message: 'reserved' }],
       });
     }
-    const { urls, crons, ...options } = c.req.valid('json' as never) as { urls: string[]; crons?: string[] | null } & WatchList['options'];
+    const { urls, crons, ...options } = c.req.valid('json');
     const { list, created } = await store(c).putList({ name, urls, options, crons: crons ?? null }, new Date().toISOString());
     return c.json(list, created ? 201 : 200);
   });
@@ -125,15 +117,15 @@ export function registerWatchRoutes(app: Hono<AppEnv>): void {
   app.delete('/v1/watchlists/:name', async (c) => {
     const name = c.req.param('name');
     if (name === BUILT_IN_LIST && builtInList(c.env).length > 0) {
-      throw new ProblemException('conflict', 409, `"${BUILT_IN_LIST}" comes from the WATCH_URLS var; change the var to change it`, {
+      throw new ProblemError('conflict', `"${BUILT_IN_LIST}" comes from the WATCH_URLS var; change the var to change it`, {
         errors: [{ field: 'name', message: 'built in' }],
       });
     }
     return (await store(c).deleteList(name)) ? c.body(null, 204) : notFound(`watch list ${JSON.stringify(name)}`, 'name');
   });
 
-  app.get('/v1/runs', validate('query', () => runsQuery), async (c) => {
-    const query = c.req.valid('query' as never) as z.infer<typeof runsQuery>;
+  app.get('/v1/runs', validQuery(() => runsQuery), async (c) => {
+    const query = c.req.valid('query');
     const page = await store(c).listRuns({ watchlist: query.watchlist, limit: query.limit ?? RUNS_PAGE.default, cursor: query.cursor });
     return c.json(page);
   });
@@ -149,8 +141,8 @@ export function registerWatchRoutes(app: Hono<AppEnv>): void {
     return run ? c.json(run) : notFound(`run ${JSON.stringify(c.req.param('id'))}`, 'id');
   });
 
-  app.get('/v1/changes', validate('query', () => changesQuery), async (c) => {
-    const query = c.req.valid('query' as never) as z.infer<typeof changesQuery>;
+  app.get('/v1/changes', validQuery(() => changesQuery), async (c) => {
+    const query = c.req.valid('query');
     const since = query.since ? new Date(query.since).toISOString() : new Date(Date.now() - CHANGES_DEFAULT_WINDOW_MS).toISOString();
     const changes = await store(c).changesSince({ since, watchlist: query.watchlist, limit: query.limit ?? CHANGES_PAGE.default });
     return c.json({ since, changes });

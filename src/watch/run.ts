@@ -1,11 +1,11 @@
-import { runBatch, type PageResult } from '../engine/batch';
-import { durableShards } from '../engine/shards';
+import { engineFor, serviceSettings } from '../config';
+import { runBatch } from '../engine/batch';
 import type { Env } from '../env';
-import { limitsFromEnv, normalizeOptions, serviceSettings } from '../options';
+import type { BatchStats, PageResult } from '../result';
 import { compare, type Content } from './diff';
 import { notify, type NotifyOutcome } from './notify';
-import { newRunId, WatchStore, type RunEntry, type RunRecord, type RunStats, type UrlMemory, type WatchList } from './store';
 import { builtInList, watchSettings } from './settings';
+import { newRunId, WatchStore, type RunEntry, type RunRecord, type RunStats, type StoredPrevious, type UrlMemory, type WatchList } from './store';
 
 /**
  * Scheduled runs: every watch list that follows the firing cron goes through
@@ -59,8 +59,8 @@ export async function runWatchlist(
   budgetMs: number,
 ): Promise<RunRecord> {
   const settings = watchSettings(env);
-  const service = serviceSettings(env);
-  const options = normalizeOptions(list.options, service, limitsFromEnv(env));
+  const engine = engineFor(env);
+  const options = engine.options(list.options);
   options.hashText = true;
   // A run that reaches its deadline stores what finished; the rest are marked `deadline`.
   options.deadlineMs = Math.min(options.deadlineMs, budgetMs);
@@ -71,52 +71,26 @@ export async function runWatchlist(
     fetch: run.fetch,
     now: run.now,
     // Shards fetch with the global fetch; a run given its own fetch stays in one invocation.
-    shards: env.SHARDS && !run.fetch ? durableShards(env.SHARDS) : undefined,
+    shards: run.fetch ? undefined : engine.shards,
     validators: (url) => {
       const before = previous.get(url);
       return before?.ok ? { etag: before.etag, lastModified: before.lastModified } : undefined;
     },
   });
 
-  const entries: RunEntry[] = [];
-  const memory = new Map<string, UrlMemory>();
-  const counts = { changed: 0, new: 0, failing: 0, recovered: 0, notModified: 0 };
-  batch.results.forEach((raw, index) => {
-    const before = previous.get(raw.url) ?? null;
-    const notModified = raw.ok && raw.status === 304;
-    const verdict = compare(before, raw, notModified);
-    // A 304 carries the previous content forward, so the stored result reads like the page.
-    const result: PageResult = notModified && before?.content ? ({ ...raw, ...pick(before.content, CARRIED) } as PageResult) : raw;
-    entries.push({ index, url: raw.url, changed: verdict.changed, changes: verdict.changes, state: verdict.state, notModified, result });
-    if (verdict.changed) counts.changed++;
-    if (verdict.state === 'new') counts.new++;
-    if (verdict.state === 'failing') counts.failing++;
-    if (verdict.state === 'recovered') counts.recovered++;
-    if (notModified) counts.notModified++;
-    memory.set(raw.url, {
-      url: raw.url,
-      ok: raw.ok,
-      // A failed check keeps the old validators, so the next good one can still be conditional.
-      etag: raw.ok ? raw.etag : (before?.etag ?? null),
-      lastModified: raw.ok ? raw.lastModified : (before?.lastModified ?? null),
-      content: verdict.content,
-    });
-  });
-
-  const finishedAt = run.now();
-  const stats: RunStats = { ...batch.stats, ...counts };
+  const entries = batch.results.map((result, index) => entryFor(index, result, previous.get(result.url) ?? null));
   const record: RunRecord = {
     id: newRunId(startedAt),
     watchlist: list.name,
     cron: run.cron,
     scheduledTime: new Date(run.scheduledTime).toISOString(),
     startedAt: new Date(startedAt).toISOString(),
-    finishedAt: new Date(finishedAt).toISOString(),
-    stats,
-    changed: counts.changed,
+    finishedAt: new Date(run.now()).toISOString(),
+    stats: { ...batch.stats, ...countEntries(entries) },
     notification: null,
   };
-  await store.saveRun(record, entries, [...memory.values()], list.urls, record.finishedAt);
+  const memory = entries.map((entry) => memoryOf(entry, previous.get(entry.url) ?? null));
+  await store.saveRun(record, entries, dedupeByUrl(memory), list.urls, record.finishedAt);
   await store.prune(list.name, settings.retention);
 
   const notable = entries.filter((e) => e.changed || e.state === 'failing' || e.state === 'recovered');
@@ -127,6 +101,44 @@ export async function runWatchlist(
   return record;
 }
 
+/** One URL's entry: how it moved since the previous run; a 304 carries the previous content forward. */
+function entryFor(index: number, raw: PageResult, before: StoredPrevious | null): RunEntry & { content: Content | null } {
+  const notModified = raw.ok && raw.status === 304;
+  const verdict = compare(before, raw, notModified);
+  // A 304 carries the previous content forward, so the stored result reads like the page.
+  const result: PageResult = notModified && before?.content ? ({ ...raw, ...pick(before.content, CARRIED) } as PageResult) : raw;
+  return { index, url: raw.url, changed: verdict.changed, changes: verdict.changes, state: verdict.state, notModified, result, content: verdict.content };
+}
+
+/** The run's counts, computed from its entries. */
+export function countEntries(entries: readonly RunEntry[]): Omit<RunStats, keyof BatchStats> {
+  const count = (test: (entry: RunEntry) => boolean) => entries.filter(test).length;
+  return {
+    changed: count((e) => e.changed),
+    new: count((e) => e.state === 'new'),
+    failing: count((e) => e.state === 'failing'),
+    recovered: count((e) => e.state === 'recovered'),
+    notModified: count((e) => e.notModified),
+  };
+}
+
+/** What to remember of a URL for the next run. A failed check keeps the old validators, so the next good one can still be conditional. */
+function memoryOf(entry: RunEntry & { content: Content | null }, before: StoredPrevious | null): UrlMemory {
+  const { result } = entry;
+  return {
+    url: entry.url,
+    ok: result.ok,
+    etag: result.ok ? result.etag : (before?.etag ?? null),
+    lastModified: result.ok ? result.lastModified : (before?.lastModified ?? null),
+    content: entry.content,
+  };
+}
+
+/** A URL listed twice is remembered once (the last entry wins, as it would in a map). */
+function dedupeByUrl(memory: UrlMemory[]): UrlMemory[] {
+  return [...new Map(memory.map((m) => [m.url, m])).values()];
+}
+
 function pick<T extends object>(source: T, keys: (keyof T)[]): Partial<T> {
   const out: Partial<T> = {};
   for (const key of keys) out[key] = source[key];
@@ -135,7 +147,6 @@ function pick<T extends object>(source: T, keys: (keyof T)[]): Partial<T> {
 
 async function sendNotification(env: Env, run: RunRecord, notable: RunEntry[], doFetch?: typeof fetch): Promise<NotifyOutcome> {
   const settings = watchSettings(env);
-  const service = serviceSettings(env);
   const payload = {
     event: 'fanout.run.changes',
     run: { id: run.id, watchlist: run.watchlist, cron: run.cron, scheduledTime: run.scheduledTime, startedAt: run.startedAt, finishedAt: run.finishedAt, stats: run.stats },
@@ -151,7 +162,7 @@ async function sendNotification(env: Env, run: RunRecord, notable: RunEntry[], d
       error: e.result.error,
     })),
   };
-  const outcome = await notify(settings.notifyUrl!, settings.notifySecret, payload, { ...service, fetch: doFetch });
+  const outcome = await notify(settings.notifyUrl!, settings.notifySecret, payload, { ...serviceSettings(env), fetch: doFetch });
   if (!outcome.ok) console.warn(`fanout cron: notification for run ${run.id} failed: ${outcome.error}`);
   return outcome;
 }

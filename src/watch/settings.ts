@@ -1,11 +1,11 @@
+import { intVar } from '../config';
 import type { Env } from '../env';
-import { ConfigError } from '../options';
 import type { WatchList } from './store';
 
 /**
  * Settings for scheduled runs. Cron invocations get 15 minutes of wall time
- * and 30 s of CPU for intervals under an hour (PLATFORM.md); fanout plans for
- * 13 minutes so the last writes to D1 land in time.
+ * and 30 s of CPU for intervals under an hour (docs/workers-platform.md);
+ * fanout plans for 13 minutes so the last writes to D1 land in time.
  */
 export const WATCH_DEFAULTS = {
   /** Most URLs a watch list may hold (a cron invocation must finish every list it runs). */
@@ -30,19 +30,11 @@ export interface WatchSettings {
   notifySecret: string | undefined;
 }
 
-function positiveInt(env: Env, name: 'MAX_WATCH_URLS' | 'RUN_RETENTION', fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`Expected ${name} to be an integer >= 1, got ${JSON.stringify(raw)}`);
-  return value;
-}
-
 /** Reads the watch settings from the environment; throws ConfigError naming a bad var. */
 export function watchSettings(env: Env): WatchSettings {
   return {
-    maxWatchUrls: positiveInt(env, 'MAX_WATCH_URLS', WATCH_DEFAULTS.maxWatchUrls),
-    retention: positiveInt(env, 'RUN_RETENTION', WATCH_DEFAULTS.retention),
+    maxWatchUrls: intVar(env, 'MAX_WATCH_URLS', 1, WATCH_DEFAULTS.maxWatchUrls),
+    retention: intVar(env, 'RUN_RETENTION', 1, WATCH_DEFAULTS.retention),
     budgetMs: WATCH_DEFAULTS.budgetMs,
     minListMs: WATCH_DEFAULTS.minListMs,
     notifyUrl: env.NOTIFY_URL?.trim() || undefined,

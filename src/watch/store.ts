@@ -1,5 +1,5 @@
-import type { BatchStats, PageResult } from '../engine/batch';
-import type { FetchRequest } from '../options';
+import type { RequestOptions } from '../engine/options';
+import type { BatchStats, PageResult } from '../result';
 import type { ComparedField, Content, Previous, UrlState } from './diff';
 import type { NotifyOutcome } from './notify';
 
@@ -15,7 +15,7 @@ export interface WatchList {
   name: string;
   urls: string[];
   /** The /v1/fetch options (everything but `urls`). */
-  options: Omit<FetchRequest, 'urls'>;
+  options: RequestOptions;
   /** Cron expressions this list follows; null = every tick. */
   crons: string[] | null;
   createdAt: string;
@@ -42,7 +42,6 @@ export interface RunRecord {
   startedAt: string;
   finishedAt: string;
   stats: RunStats;
-  changed: number;
   /** What happened to the NOTIFY_URL call, when one was made. */
   notification: NotifyOutcome | null;
 }
@@ -119,7 +118,6 @@ interface RunRow {
   started_at: string;
   finished_at: string;
   stats: string;
-  changed: number;
   notification: string | null;
 }
 
@@ -141,7 +139,6 @@ const toRun = (row: RunRow): RunRecord => ({
   startedAt: row.started_at,
   finishedAt: row.finished_at,
   stats: JSON.parse(row.stats),
-  changed: row.changed,
   notification: row.notification === null ? null : JSON.parse(row.notification),
 });
 
@@ -217,10 +214,10 @@ export class WatchStore {
     await this.db.batch([
       this.db
         .prepare(
-          `INSERT INTO runs (id, watchlist, cron, scheduled_time, started_at, finished_at, stats, changed, notification)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+          `INSERT INTO runs (id, watchlist, cron, scheduled_time, started_at, finished_at, stats, notification)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
         )
-        .bind(run.id, run.watchlist, run.cron, run.scheduledTime, run.startedAt, run.finishedAt, JSON.stringify(run.stats), run.changed, null),
+        .bind(run.id, run.watchlist, run.cron, run.scheduledTime, run.startedAt, run.finishedAt, JSON.stringify(run.stats), null),
       this.db
         .prepare(
           `INSERT INTO run_results (run_id, idx, url, changed, changes, state, result)

@@ -449,9 +449,14 @@ const ROUTES: Record<string, Route> = {
 
   async binary(ctx) {
     const total = intKnob(ctx.knobs, 'kb', 1024) * KIB;
-    ctx.res.writeHead(200, { 'content-type': 'image/png', 'content-length': total });
+    // `ct` labels the bytes as something else (a binary body served as text/html); `sig=0` leaves out
+    // the PNG signature and `fill` sets the byte that fills the rest (0xa5, or 0 for NULs).
+    const fill = intKnob(ctx.knobs, 'fill', 0xa5);
+    const block = fill === 0xa5 ? BINARY_BLOCK : Buffer.alloc(BINARY_CHUNK, fill & 0xff);
+    const first = ctx.knobs.get('sig') === '0' ? block : Buffer.concat([PNG_SIGNATURE, block.subarray(PNG_SIGNATURE.length)]);
+    ctx.res.writeHead(200, { 'content-type': ctx.knobs.get('ct') ?? 'image/png', 'content-length': total });
     await stream(ctx, total, (offset, left) => {
-      const chunk = offset === 0 ? Buffer.concat([PNG_SIGNATURE, BINARY_BLOCK.subarray(PNG_SIGNATURE.length)]) : BINARY_BLOCK;
+      const chunk = offset === 0 ? first : block;
       return left < chunk.length ? chunk.subarray(0, left) : chunk;
     });
   },

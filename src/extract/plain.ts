@@ -1,0 +1,32 @@
+import type { PageFields } from '../result';
+import { EMPTY_FIELDS } from '../result';
+import type { CharsetDecision } from './charset';
+import { QUERY_TEXT_CAP, type SnippetOptions } from './html';
+import type { PrefixedBody } from './prefix';
+import { bestWindow, cutAtWord, JsonCompactor, queryTerms, TextBuffer, TextHash } from './text';
+
+/**
+ * JSON and plain text: decoded as they stream, JSON compacted (whitespace
+ * outside strings removed), text whitespace-collapsed; the snippet is their
+ * start, or the window that best matches `query`.
+ */
+export async function extractPlain(body: PrefixedBody, kind: 'json' | 'text', decision: CharsetDecision, options: SnippetOptions): Promise<PageFields> {
+  const decoder = new TextDecoder(decision.encoding);
+  const terms = options.query ? queryTerms(options.query) : [];
+  const cap = terms.length > 0 ? QUERY_TEXT_CAP : options.snippetLength + 64;
+  const sink = kind === 'json' ? new JsonCompactor(cap) : new TextBuffer(cap);
+  const hash = options.hashText ? new TextHash() : null;
+  const push = (text: string) => {
+    hash?.update(text);
+    if (sink.full) return;
+    if (sink instanceof JsonCompactor) sink.push(text);
+    else sink.append(text);
+  };
+  for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
+    if (!sink.full || hash) push(decoder.decode(chunk, { stream: true }));
+  }
+  push(decoder.decode());
+  const text = sink instanceof JsonCompactor ? sink.out : sink.text;
+  const snippet = options.snippetLength > 0 ? (bestWindow(text, terms, options.snippetLength) ?? cutAtWord(text, options.snippetLength)) || null : null;
+  return { ...EMPTY_FIELDS, snippet, ...(hash ? { textHash: hash.digest() } : {}) };
+}

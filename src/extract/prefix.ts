@@ -1,0 +1,41 @@
+import type { ChunkSource } from './index';
+
+/**
+ * A body whose first chunks were taken to decide its kind and charset: the
+ * readers after that get those chunks again first, then the rest of the body.
+ */
+export class PrefixedBody {
+  readonly #taken: Uint8Array[] = [];
+  #takenBytes = 0;
+  #next = 0;
+
+  constructor(private readonly source: ChunkSource) {}
+
+  /** Takes chunks until at least `bytes` are held (or the body ends). */
+  async takeUntil(bytes: number): Promise<void> {
+    while (this.#takenBytes < bytes) {
+      const chunk = await this.source.read();
+      if (chunk === null) return;
+      this.#taken.push(chunk);
+      this.#takenBytes += chunk.byteLength;
+    }
+  }
+
+  /** The bytes taken so far, as one array. */
+  prefix(): Uint8Array {
+    const parts = this.#taken;
+    if (parts.length === 1) return parts[0]!;
+    const out = new Uint8Array(this.#takenBytes);
+    let at = 0;
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.byteLength;
+    }
+    return out;
+  }
+
+  /** The next chunk: the taken ones first, then the body's; null at its end. */
+  read(): Promise<Uint8Array | null> {
+    return this.#next < this.#taken.length ? Promise.resolve(this.#taken[this.#next++]!) : this.source.read();
+  }
+}

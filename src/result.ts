@@ -1,0 +1,133 @@
+/**
+ * The JSON shape of a result: one home for the types every layer shares.
+ * Extraction fills `PageFields`, the engine wraps them into a `PageResult`,
+ * a batch counts them in `BatchStats`, and watch lists store and compare them.
+ */
+
+/** Every code a result's `error.code` can take; the README documents each. */
+export const ERROR_CODES = [
+  'invalid_url',
+  'blocked',
+  'timeout',
+  'deadline',
+  'network',
+  'http_status',
+  'too_many_redirects',
+  'bad_redirect',
+  'aborted',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The JSON shape of a failure inside a result. */
+export interface ResultError {
+  code: ErrorCode;
+  message: string;
+  /** Whether asking again later may succeed (transient network trouble, 5xx, 429, timeouts). */
+  retryable: boolean;
+}
+
+/** The fields fanout reads from a page. */
+export interface PageFields {
+  title: string | null;
+  description: string | null;
+  snippet: string | null;
+  lang: string | null;
+  canonical: string | null;
+  image: string | null;
+  siteName: string | null;
+  /** Hash of all visible text (only when `hashText` is asked for), to notice changes past the snippet. */
+  textHash?: string;
+}
+
+/** A page that gave nothing (a binary body, no body, a failure). */
+export const EMPTY_FIELDS: Readonly<PageFields> = {
+  title: null,
+  description: null,
+  snippet: null,
+  lang: null,
+  canonical: null,
+  image: null,
+  siteName: null,
+};
+
+/** One URL's answer. */
+export interface PageResult extends PageFields {
+  /** The URL as the caller gave it. */
+  url: string;
+  /** True only for a final 2xx whose body was read. */
+  ok: boolean;
+  status: number | null;
+  finalUrl: string | null;
+  redirects: number;
+  contentType: string | null;
+  /** Canonical WHATWG encoding name the text was decoded with; null for binary bodies. */
+  charset: string | null;
+  /** The final response's ETag and Last-Modified headers (watch lists send them back as validators). */
+  etag: string | null;
+  lastModified: string | null;
+  /** Body bytes read (after decompression). */
+  bytes: number;
+  /** True unless fanout saw the body's end. */
+  truncated: boolean;
+  attempts: number;
+  /** From the first request sent to the result (queue time excluded). */
+  durationMs: number;
+  timings: {
+    /** Waiting for a pool slot, a lane and a header slot before the first request went out. */
+    queuedMs: number;
+    /** From the final request being sent to its response headers. */
+    ttfbMs: number | null;
+    /** Reading and extracting the final body. */
+    bodyMs: number | null;
+  };
+  error: ResultError | null;
+}
+
+/** Totals for a batch. */
+export interface BatchStats {
+  total: number;
+  ok: number;
+  failed: number;
+  /** Distinct URLs whose fetch started (duplicates are fetched once; URLs still queued at the deadline are not counted). */
+  fetched: number;
+  durationMs: number;
+  /** True when the deadline cut the batch short. */
+  deadlineReached: boolean;
+  /** Invocations the batch ran in: 1, or 1 + its shards when `concurrency` above 6 scaled it out. */
+  shards: number;
+}
+
+/** A batch's answer: one result per input URL, in input order, and its totals. */
+export interface BatchResult {
+  results: PageResult[];
+  stats: BatchStats;
+}
+
+/** A result with nothing known yet: every field present, empty, then `extra`. */
+export function blankResult(url: string, extra: Partial<PageResult> = {}): PageResult {
+  return {
+    url,
+    ok: false,
+    status: null,
+    finalUrl: null,
+    redirects: 0,
+    contentType: null,
+    charset: null,
+    etag: null,
+    lastModified: null,
+    ...EMPTY_FIELDS,
+    bytes: 0,
+    truncated: false,
+    attempts: 0,
+    durationMs: 0,
+    timings: { queuedMs: 0, ttfbMs: null, bodyMs: null },
+    error: null,
+    ...extra,
+  };
+}
+
+/** A result for a URL that failed before anything was read (a refused URL, the deadline, a network error). */
+export function failedResult(url: string, failure: { toJSON(): ResultError }, extra: Partial<PageResult> = {}): PageResult {
+  return blankResult(url, { error: failure.toJSON(), ...extra });
+}

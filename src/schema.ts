@@ -1,0 +1,110 @@
+import * as z from 'zod/mini';
+import { limitsFromEnv } from './config';
+import type { Limits, RequestOptions } from './engine/options';
+import type { Env } from './env';
+import { plainQuery, type QueryObject } from './http';
+import { perObject } from './memo';
+
+/**
+ * The HTTP request schema: the /v1/fetch body (also the body of a watch list)
+ * and the GET form's mapping onto it. The numbers come from the deployment's
+ * limits; the options it checks are the engine's (RequestOptions).
+ */
+
+/** True when lol-html (HTMLRewriter) accepts the selector. */
+function isValidSelector(selector: string): boolean {
+  try {
+    new HTMLRewriter().on(selector, {});
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An optional integer option in [min, max]; the messages name the option. */
+const int = (name: string, min: number, max: number) =>
+  z.optional(
+    z.int({ error: `${name} must be an integer` }).check(
+      z.minimum(min, `${name} must be at least ${min}`),
+      z.maximum(max, `${name} must be at most ${max}`),
+    ),
+  );
+
+/** An optional non-empty text option of at most 1024 characters. */
+const text = (name: string, ...checks: Parameters<ReturnType<typeof z.string>['check']>) =>
+  z.optional(
+    z.string({ error: `${name} must be a string` }).check(
+      z.trim(),
+      z.minLength(1, `${name} must not be empty`),
+      z.maxLength(1024, `${name} must be at most 1024 characters`),
+      ...checks,
+    ),
+  );
+
+/** The longest URL accepted, in characters. */
+export const MAX_URL_LENGTH = 8192;
+
+/**
+ * Builds the request schema for these maxima. zod/mini keeps the Worker bundle
+ * small (about 20 KB of zod instead of 90+ KB for the chained API).
+ */
+export function buildRequestSchema(limits: Limits) {
+  return z.strictObject(
+    {
+      urls: z
+        .array(z.string({ error: 'each URL must be a string' }).check(z.maxLength(MAX_URL_LENGTH, `a URL must be at most ${MAX_URL_LENGTH} characters`)), {
+          error: (issue) => (issue.input === undefined ? 'urls is required' : 'urls must be an array of strings'),
+        })
+        .check(z.minLength(1, 'urls must hold at least one URL'), z.maxLength(limits.maxUrls, `at most ${limits.maxUrls} URLs per batch`)),
+      concurrency: int('concurrency', 1, limits.maxConcurrency),
+      perHost: int('perHost', 1, limits.maxConcurrency),
+      timeoutMs: int('timeoutMs', 100, limits.maxTimeoutMs),
+      deadlineMs: int('deadlineMs', 100, limits.maxDeadlineMs),
+      maxBytes: int('maxBytes', 1, limits.maxBytes),
+      retries: int('retries', 0, limits.maxRetries),
+      maxRedirects: int('maxRedirects', 0, limits.maxRedirects),
+      snippetLength: int('snippetLength', 0, limits.maxSnippetLength),
+      selector: text('selector', z.refine(isValidSelector, 'selector is not a CSS selector HTMLRewriter supports')),
+      query: text('query'),
+    },
+    { error: 'the request body must be a JSON object' },
+  );
+}
+
+export type FetchRequest = z.infer<ReturnType<typeof buildRequestSchema>>;
+
+/** The schema's options are the engine's: a compile error here means the two drifted apart. */
+const _sameOptions = (request: Omit<FetchRequest, 'urls'>): RequestOptions => request;
+void _sameOptions;
+
+/** The request schema for an environment's limits. */
+export const requestSchemaFor = perObject((env: Env) => buildRequestSchema(limitsFromEnv(env)));
+
+/** GET options that are numbers in the schema: the query's text is converted when it looks like one. */
+const NUMERIC_KEYS: ReadonlySet<string> = new Set(['concurrency', 'perHost', 'timeoutMs', 'deadlineMs', 'maxBytes', 'retries', 'maxRedirects', 'snippetLength']);
+
+/** Query parameters that may repeat: each `url` (or `urls`) adds a URL. */
+const REPEATABLE: ReadonlySet<string> = new Set(['url', 'urls']);
+
+/**
+ * Maps GET /v1/fetch's query parameters onto the POST body shape, so the same
+ * schema judges both: each `url` (or `urls`) adds a URL; numeric options are
+ * converted when they look like numbers (otherwise left as text, so the schema
+ * names the field); everything else is passed as given (plainQuery), unknown
+ * names included, and a single-valued option given twice is listed as repeated.
+ */
+export function queryToRequest(params: URLSearchParams): QueryObject {
+  const urls: string[] = [];
+  const rest = new URLSearchParams();
+  for (const [key, value] of params) {
+    if (REPEATABLE.has(key)) urls.push(value);
+    else rest.append(key, value);
+  }
+  const { request, repeated } = plainQuery(rest);
+  for (const key of Object.keys(request)) {
+    const value = request[key] as string;
+    if (NUMERIC_KEYS.has(key) && /^-?\d+(\.\d+)?$/.test(value.trim())) request[key] = Number(value);
+  }
+  if (urls.length > 0) request.urls = urls;
+  return { request, repeated };
+}
