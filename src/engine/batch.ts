@@ -17,6 +17,8 @@ export interface BatchDeps {
   onResult?: (index: number, result: PageResult) => void;
   now?: () => number;
   random?: () => number;
+  /** Waits before a retry (default: a timer); rejects when the signal aborts. For tests that record the waits. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Validators from an earlier check of a URL (by its input string), for conditional requests. */
   validators?: (url: string) => Validators | undefined;
   /** Opens scale-out shards (src/engine/lanes.ts); without it the batch stays in one invocation (6 header slots). */
@@ -50,6 +52,7 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
     deadlineAt: batchStart + options.deadlineMs,
     now,
     random: deps.random,
+    sleep: deps.sleep,
   };
   const lanes = openLanes(groups.length, context, deps.shards);
   const picker = new LanePicker(lanes);

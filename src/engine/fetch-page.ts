@@ -30,6 +30,8 @@ export interface PageContext {
   now: () => number;
   /** Random in [0, 1) for jitter; injectable for tests. */
   random?: (() => number) | undefined;
+  /** Waits before a retry, or rejects when the signal aborts; injectable so tests need not sleep through backoff. */
+  sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
 }
 
 /** One URL to fetch. */
@@ -84,7 +86,7 @@ export async function fetchPage(job: PageJob, ctx: PageContext): Promise<PageRes
       return outcome;
     },
     {
-      sleep: (ms) => sleep(ms, ctx.signal),
+      sleep: (ms) => (ctx.sleep ?? sleep)(ms, ctx.signal),
       random: ctx.random,
       // Never wait past the deadline: the result we have beats a `deadline` error.
       stopBefore: (waitMs) => ctx.signal.aborted || ctx.now() + waitMs >= ctx.deadlineAt,
