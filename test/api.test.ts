@@ -1,35 +1,8 @@
-import { env, exports } from 'cloudflare:workers';
-import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import worker from '../src/index';
-import type { Env } from '../src/env';
+import type { BatchResult } from '../src/result';
+import { expectProblem } from './helpers/problem';
+import { call, jsonInit, post, withEnv } from './helpers/worker';
 import { newScope, originUrl, release, waitForStats } from './origin/client';
-
-const BASE = 'http://fanout.test';
-
-function post(body: unknown, headers: Record<string, string> = {}) {
-  return exports.default.fetch(`${BASE}/v1/fetch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-}
-
-/** Calls the Worker with a modified environment (vars and secrets a test needs to change). */
-function withEnv(overrides: Partial<Env>, path: string, init?: RequestInit) {
-  return worker.fetch(new Request(`${BASE}${path}`, init), { ...(env as Env), ...overrides }, createExecutionContext());
-}
-
-async function expectProblem(res: Response, status: number, field: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const problem = await res.json<{ type: string; title: string; status: number; detail: string; field: string; errors: { field: string }[] }>();
-  expect(problem.status).toBe(status);
-  expect(problem.type).toMatch(/^urn:fanout:problem:/);
-  expect(problem.field).toBe(field);
-  expect(problem.detail.length).toBeGreaterThan(0);
-  return problem;
-}
 
 describe('GET /health', () => {
   it('Should answer 200 with the version, without auth even when a token is set', async () => {
@@ -41,11 +14,11 @@ describe('GET /health', () => {
 
 describe('request validation', () => {
   it('Should answer 400 naming `body` for malformed JSON', async () => {
-    await expectProblem(await post('{"urls": [', {}), 400, 'body');
+    await expectProblem(await post('{"urls": ['), 400, 'body');
   });
 
   it('Should answer 415 for a body that is not JSON', async () => {
-    const res = await exports.default.fetch(`${BASE}/v1/fetch`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'http://a' });
+    const res = await call('/v1/fetch', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'http://a' });
     await expectProblem(res, 415, 'content-type');
   });
 
@@ -65,7 +38,7 @@ describe('request validation', () => {
     [{ urls: ['http://a'], concurreny: 3 }, 'concurreny'],
   ])('Should answer 400 for %j naming %s', async (body, field) => {
     const problem = await expectProblem(await post(body), 400, field);
-    expect(problem.errors.length).toBeGreaterThan(0);
+    expect(problem.errors?.length).toBeGreaterThan(0);
   });
 
   it('Should name an unknown option in the message', async () => {
@@ -79,11 +52,7 @@ describe('request validation', () => {
   });
 
   it('Should follow a lower MAX_URLS set in the environment', async () => {
-    const res = await withEnv({ MAX_URLS: '2' }, '/v1/fetch', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ urls: ['http://a/1', 'http://a/2', 'http://a/3'] }),
-    });
+    const res = await withEnv({ MAX_URLS: '2' }, '/v1/fetch', jsonInit('POST', { urls: ['http://a/1', 'http://a/2', 'http://a/3'] }));
     const problem = await expectProblem(res, 413, 'urls');
     expect(problem.detail).toContain('2');
   });
@@ -94,8 +63,8 @@ describe('request validation', () => {
   });
 
   it('Should answer 404 problem+json for an unknown route and 405 with Allow for a wrong method', async () => {
-    await expectProblem(await exports.default.fetch(`${BASE}/nope`), 404, 'path');
-    const res = await exports.default.fetch(`${BASE}/v1/fetch`, { method: 'DELETE' });
+    await expectProblem(await call('/nope'), 404, 'path');
+    const res = await call('/v1/fetch', { method: 'DELETE' });
     await expectProblem(res, 405, 'method');
     expect(res.headers.get('allow')).toBe('GET, POST');
   });
@@ -103,31 +72,23 @@ describe('request validation', () => {
   it('Should turn a per-URL problem into that URL\'s result, not a 400', async () => {
     const res = await post({ urls: ['ftp://x', 'not a url', 'http://user:pw@example.com/', 'http://127.0.0.1/'] });
     expect(res.status).toBe(200);
-    const { results } = await res.json<{ results: { error: { code: string } }[] }>();
-    expect(results.map((r) => r.error.code)).toEqual(['invalid_url', 'invalid_url', 'invalid_url', expect.any(String)]);
+    const { results } = await res.json<BatchResult>();
+    expect(results.map((r) => r.error?.code)).toEqual(['invalid_url', 'invalid_url', 'invalid_url', expect.any(String)]);
   });
 
   it('Should refuse private addresses as `blocked` when ALLOW_PRIVATE_HOSTS is not "true"', async () => {
     const scope = newScope('blocked');
     const urls = [originUrl(scope, 'page'), 'http://2130706433/', 'http://[::ffff:127.0.0.1]/', 'http://localhost/', 'http://169.254.169.254/latest/meta-data/'];
-    const res = await withEnv({ ALLOW_PRIVATE_HOSTS: 'false' }, '/v1/fetch', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ urls }),
-    });
-    const { results } = await res.json<{ results: { error: { code: string } }[] }>();
-    expect(results.map((r) => r.error.code)).toEqual(['blocked', 'blocked', 'blocked', 'blocked', 'blocked']);
+    const res = await withEnv({ ALLOW_PRIVATE_HOSTS: 'false' }, '/v1/fetch', jsonInit('POST', { urls }));
+    const { results } = await res.json<BatchResult>();
+    expect(results.map((r) => r.error?.code)).toEqual(['blocked', 'blocked', 'blocked', 'blocked', 'blocked']);
     const seen = await waitForStats(scope, () => true);
     expect(seen.requests).toBe(0);
   });
 });
 
 describe('auth', () => {
-  const init = (authorization?: string): RequestInit => ({
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
-    body: JSON.stringify({ urls: ['ftp://only-invalid'] }),
-  });
+  const init = (authorization?: string): RequestInit => jsonInit('POST', { urls: ['ftp://only-invalid'] }, authorization ? { authorization } : {});
 
   it('Should answer 401 problem+json without a token, with a wrong one, and with a malformed header', async () => {
     for (const header of [undefined, 'Bearer wrong', 'Basic abc', 'Bearer']) {
@@ -154,21 +115,21 @@ describe('GET /v1/fetch', () => {
       ['snippetLength', '40'],
       ['timeoutMs', '5000'],
     ]);
-    const res = await exports.default.fetch(`${BASE}/v1/fetch?${qs}`);
+    const res = await call(`/v1/fetch?${qs}`);
     expect(res.status).toBe(200);
-    const { results, stats } = await res.json<{ results: { title: string; snippet: string }[]; stats: { total: number } }>();
+    const { results, stats } = await res.json<BatchResult>();
     expect(results.map((r) => r.title)).toEqual(['One', 'Two']);
-    expect(results[0]!.snippet.length).toBeLessThanOrEqual(40);
+    expect(results[0]!.snippet!.length).toBeLessThanOrEqual(40);
     expect(stats.total).toBe(2);
   });
 
   it('Should answer 400 naming the query parameter that is not a number', async () => {
-    await expectProblem(await exports.default.fetch(`${BASE}/v1/fetch?url=http://a/&timeoutMs=soon`), 400, 'timeoutMs');
-    await expectProblem(await exports.default.fetch(`${BASE}/v1/fetch`), 400, 'urls');
+    await expectProblem(await call(`/v1/fetch?url=http://a/&timeoutMs=soon`), 400, 'timeoutMs');
+    await expectProblem(await call('/v1/fetch'), 400, 'urls');
   });
 
   it.each(['__proto__', 'constructor', 'concurreny'])('Should refuse the unknown parameter %s by name, as POST refuses it in a body', async (name) => {
-    const get = await expectProblem(await exports.default.fetch(`${BASE}/v1/fetch?url=http://a/&${name}=1`), 400, name);
+    const get = await expectProblem(await call(`/v1/fetch?url=http://a/&${name}=1`), 400, name);
     expect(get.detail).toContain(`unknown option "${name}"`);
     await expectProblem(await post(`{"urls": ["http://a/"], "${name}": 1}`), 400, name);
   });
@@ -179,7 +140,7 @@ describe('GET /v1/fetch', () => {
     ['snippetLength=10&snippetLength=10', 'snippetLength'],
     ['selector=p&selector=h1', 'selector'],
   ])('Should refuse a single-valued option given twice (%s), whatever the order', async (query, field) => {
-    const problem = await expectProblem(await exports.default.fetch(`${BASE}/v1/fetch?url=http://a/&${query}`), 400, field);
+    const problem = await expectProblem(await call(`/v1/fetch?url=http://a/&${query}`), 400, field);
     expect(problem.detail).toContain('more than once');
   });
 });
@@ -188,7 +149,7 @@ describe('NDJSON streaming', () => {
   it('Should stream each result as it finishes, fastest first, with its index, then a stats line', async () => {
     const scope = newScope('ndjson');
     const urls = [originUrl(scope, 'gate'), originUrl(scope, 'page?title=Fast')];
-    const res = await post({ urls }, { accept: 'application/x-ndjson' });
+    const res = await post({ urls }, { headers: { accept: 'application/x-ndjson' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();

@@ -5,28 +5,18 @@
  * test/fixtures/ (see its README for the expected decoded values), served by the
  * test origin.
  */
-import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { CappedBody } from '../src/engine/read-body';
 import { extract } from '../src/extract';
 import type { PageResult } from '../src/result';
+import { fanout } from './helpers/worker';
 import { newScope, originUrl, release, stats, waitForStats } from './origin/client';
 
-const BASE = 'http://fanout.test';
 const MIB = 1024 * 1024;
 
-/** A result as the API answers it (the engine's own type). */
-type Result = PageResult;
-
 /** Fetches one URL through POST /v1/fetch and returns its result; fails the test unless it is ok. */
-async function fetchOne(url: string, options: Record<string, unknown> = {}): Promise<Result> {
-  const res = await exports.default.fetch(`${BASE}/v1/fetch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ urls: [url], ...options }),
-  });
-  expect(res.status, await res.clone().text()).toBe(200);
-  const { results } = await res.json<{ results: Result[] }>();
+async function fetchOne(url: string, options: Record<string, unknown> = {}): Promise<PageResult> {
+  const { results } = await fanout({ urls: [url], ...options });
   expect(results).toHaveLength(1);
   const result = results[0]!;
   expect(result.error, JSON.stringify(result.error)).toBeNull();
@@ -292,17 +282,13 @@ describe('content types', () => {
   it('Should not read a binary body past its first chunk, and make the origin stop sending at once', async () => {
     const scope = newScope('binary');
     // A held `gate` keeps the batch alive: the close must come from fanout, not from the invocation ending.
-    const answer = exports.default.fetch(`${BASE}/v1/fetch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      // maxBytes at its 5 MiB maximum, so stopping at the first chunk is what keeps `bytes` small, not the cap.
-      body: JSON.stringify({ urls: [originUrl(scope, 'binary?kb=65536'), originUrl(scope, 'gate')], maxBytes: 5 * MIB }),
-    });
+    // maxBytes at its 5 MiB maximum, so stopping at the first chunk is what keeps `bytes` small, not the cap.
+    const answer = fanout({ urls: [originUrl(scope, 'binary?kb=65536'), originUrl(scope, 'gate')], maxBytes: 5 * MIB });
     const s = await waitForStats(scope, (s) => s.closedEarly === 1 && s.held === 1 && s.inFlight === 1);
     // 64 MiB on offer; socket and runtime buffers hold a few MiB at most.
     expect(s.bytesSent).toBeLessThan(16 * MIB);
     await release(scope);
-    const { results } = await (await answer).json<{ results: Result[] }>();
+    const { results } = await answer;
     const page = results[0]!;
     expect(page).toMatchObject({ ok: true, contentType: 'image/png', snippet: null, title: null, charset: null, truncated: true });
     expect(page.bytes).toBeGreaterThan(0);

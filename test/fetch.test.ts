@@ -6,34 +6,17 @@
  * on a wall-clock window; time appears only where the rule is about time
  * (timeouts, deadline, Retry-After spacing), with generous margins.
  */
-import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { runBatch } from '../src/engine/batch';
 import { normalizeOptions } from '../src/engine/options';
+import { REUSE_DRAIN_BYTES } from '../src/engine/read-body';
 import { shardLane } from '../src/engine/shard-lane';
 import { serveShard } from '../src/engine/shard-server';
-import type { BatchResult, PageResult } from '../src/result';
+import type { BatchResult } from '../src/result';
+import { fanout, post } from './helpers/worker';
 import { newScope, originUrl, release, stats, waitForStats } from './origin/client';
 
-const BASE = 'http://fanout.test';
 const MIB = 1024 * 1024;
-
-/** A result as the API answers it (the engine's own type). */
-type Result = PageResult;
-
-type Answer = BatchResult;
-
-/** POST /v1/fetch through the Worker's real entry point; fails the test on anything but 200. */
-async function fanout(body: Record<string, unknown>, init: RequestInit = {}): Promise<Answer> {
-  const res = await exports.default.fetch(`${BASE}/v1/fetch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    ...init,
-  });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return res.json<Answer>();
-}
 
 /** Engine options as a request would give them, for tests that call runBatch directly (the origin is on loopback). */
 function engineOptions(input: Record<string, unknown>) {
@@ -46,16 +29,47 @@ function engineOptions(input: Record<string, unknown>) {
  */
 async function dropClientAt(scope: string, body: Record<string, unknown>, inFlight: number) {
   const controller = new AbortController();
-  const pending = exports.default.fetch(`${BASE}/v1/fetch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: controller.signal,
-  });
+  const pending = post(body, { signal: controller.signal });
   pending.catch(() => {});
   await waitForStats(scope, (s) => s.inFlight === inFlight);
   controller.abort();
   return waitForStats(scope, (s) => s.inFlight === 0, { timeoutMs: 5000 });
+}
+
+/** What `releaseAndCheck()` expects of a batch held at the origin's gate. */
+interface HeldBatch {
+  /** Requests to hold at the gate (all of them in flight) before the release; leave out when the test got there itself. */
+  hold?: number;
+  /** Requests the origin got in all. */
+  requests: number;
+  /** Most requests in flight at the origin at once, over the whole batch. */
+  maxInFlight: number;
+  /** The same per host, for tests about `perHost`. */
+  maxInFlightByHost?: Record<string, number>;
+  /** The title of the held route's page. @default 'gate' */
+  title?: string;
+}
+
+/**
+ * The hold-and-release drill for a batch of `gate` (or `gate-body`) URLs: waits until `hold` requests are held
+ * at the origin and checks that no more than those were ever in flight there, releases them, then checks that
+ * every URL got its own ok result in input order and the origin's totals. Answers the batch for further checks.
+ */
+async function releaseAndCheck(scope: string, urls: string[], answer: Promise<BatchResult>, expected: HeldBatch): Promise<BatchResult> {
+  const { hold, requests, maxInFlight, maxInFlightByHost, title = 'gate' } = expected;
+  if (hold !== undefined) {
+    const held = await waitForStats(scope, (s) => s.held === hold && s.inFlight === hold);
+    expect(held.maxInFlight).toBe(hold);
+    if (maxInFlightByHost) expect(held.maxInFlightByHost).toEqual(maxInFlightByHost);
+  }
+  await release(scope);
+  const batch = await answer;
+  expect(batch.results.map((r) => r.url)).toEqual(urls);
+  expect(batch.results.map((r) => [r.ok, r.title, r.error])).toEqual(urls.map(() => [true, title, null]));
+  const after = await stats(scope);
+  expect({ requests: after.requests, maxInFlight: after.maxInFlight }).toEqual({ requests, maxInFlight });
+  if (maxInFlightByHost) expect(after.maxInFlightByHost).toEqual(maxInFlightByHost);
+  return batch;
 }
 
 /** `n` distinct URLs of one route (distinct, so the engine does not fold them into one fetch). */
@@ -67,109 +81,56 @@ function many(scope: string, route: string, n: number, host?: string): string[] 
 describe('concurrency', () => {
   it('Should never have more than `concurrency` requests in flight at the origin', async () => {
     const scope = newScope('conc4');
-    const answer = fanout({ urls: many(scope, 'gate', 20), concurrency: 4 });
-    const held = await waitForStats(scope, (s) => s.inFlight === 4);
-    expect(held.maxInFlight).toBe(4);
-    await release(scope);
-    const { results } = await answer;
-    expect(results).toHaveLength(20);
-    expect(results.every((r) => r.ok && r.title === 'gate')).toBe(true);
-    const after = await stats(scope);
-    expect(after.requests).toBe(20);
-    expect(after.maxInFlight).toBe(4);
+    const urls = many(scope, 'gate', 20);
+    await releaseAndCheck(scope, urls, fanout({ urls, concurrency: 4 }), { hold: 4, requests: 20, maxInFlight: 4 });
   });
 
   it('Should default to 6 requests in flight when `concurrency` is left out', async () => {
     const scope = newScope('conc-default');
-    const answer = fanout({ urls: many(scope, 'gate', 20) });
-    const held = await waitForStats(scope, (s) => s.inFlight === 6);
-    expect(held.maxInFlight).toBe(6);
-    await release(scope);
-    const { results } = await answer;
-    expect(results.every((r) => r.ok)).toBe(true);
-    const after = await stats(scope);
-    expect(after.requests).toBe(20);
-    expect(after.maxInFlight).toBe(6);
+    const urls = many(scope, 'gate', 20);
+    await releaseAndCheck(scope, urls, fanout({ urls }), { hold: 6, requests: 20, maxInFlight: 6 });
   });
 
   it('Should let at most 6 requests wait for headers at once in one invocation, even with a higher `concurrency`', async () => {
     // On the engine without shards: one invocation's limit (the Worker scales out past it, see `scale-out`).
     const scope = newScope('header-gate');
-    const options = engineOptions({ concurrency: 12 });
-    const batch = runBatch(many(scope, 'gate', 12), options);
-    const held = await waitForStats(scope, (s) => s.inFlight === 6);
-    expect(held.maxInFlight).toBe(6);
-    await release(scope);
-    const { results, stats: totals } = await batch;
-    expect(results.every((r) => r.ok)).toBe(true);
-    expect(totals.shards).toBe(1);
-    const after = await stats(scope);
-    expect(after.requests).toBe(12);
+    const urls = many(scope, 'gate', 12);
     // `gate` sends its whole (small) answer with the headers, so only the header phase is ever in flight.
-    expect(after.maxInFlight).toBe(6);
+    const { stats: totals } = await releaseAndCheck(scope, urls, runBatch(urls, engineOptions({ concurrency: 12 })), { hold: 6, requests: 12, maxInFlight: 6 });
+    expect(totals.shards).toBe(1);
   });
 
   it('Should not count bodies being read against the header-phase gate: `concurrency` bounds them', async () => {
     const scope = newScope('body-gate');
-    const answer = fanout({ urls: many(scope, 'gate-body', 12), concurrency: 12 });
+    const urls = many(scope, 'gate-body', 12);
     // All 12 have their headers and are stuck mid-body at once: the gate of 6 covers only the header phase.
-    const held = await waitForStats(scope, (s) => s.inFlight === 12 && s.held === 12);
-    expect(held.maxInFlight).toBe(12);
-    await release(scope);
-    const { results } = await answer;
-    expect(results.every((r) => r.ok && r.title === 'gate-body')).toBe(true);
+    const { results } = await releaseAndCheck(scope, urls, fanout({ urls, concurrency: 12 }), { hold: 12, requests: 12, maxInFlight: 12, title: 'gate-body' });
     expect(results[0]!.snippet).toBe('Start of the body. Rest of the body.');
-    expect((await stats(scope)).maxInFlight).toBe(12);
   });
 
   it('Should never have more than `perHost` requests in flight to one host', async () => {
     const scope = newScope('perhost');
     const urls = [...many(scope, 'gate', 6, '127.0.0.1'), ...many(scope, 'gate', 6, '127.0.0.2')];
-    const answer = fanout({ urls, concurrency: 6, perHost: 2 });
-    const held = await waitForStats(
-      scope,
-      (s) => s.inFlight === 4 && s.maxInFlightByHost['127.0.0.1'] === 2 && s.maxInFlightByHost['127.0.0.2'] === 2,
-    );
-    expect(held.maxInFlight).toBe(4);
-    await release(scope);
-    const { results } = await answer;
-    expect(results.every((r) => r.ok)).toBe(true);
-    const after = await stats(scope);
-    expect(after.requests).toBe(12);
-    expect(after.maxInFlightByHost).toEqual({ '127.0.0.1': 2, '127.0.0.2': 2 });
+    const maxInFlightByHost = { '127.0.0.1': 2, '127.0.0.2': 2 };
+    await releaseAndCheck(scope, urls, fanout({ urls, concurrency: 6, perHost: 2 }), { hold: 4, requests: 12, maxInFlight: 4, maxInFlightByHost });
   });
 });
 
 describe('scale-out', () => {
   it('Should hold `concurrency` requests past 6 in flight by running extra shards in Durable Objects', async () => {
     const scope = newScope('shards12');
-    const answer = fanout({ urls: many(scope, 'gate', 30), concurrency: 12 });
+    const urls = many(scope, 'gate', 30);
     // Two invocations (this one and one FetchShard) with 6 header slots each.
-    const held = await waitForStats(scope, (s) => s.inFlight === 12 && s.held === 12);
-    expect(held.maxInFlight).toBe(12);
-    await release(scope);
-    const { results, stats: totals } = await answer;
-    expect(results.map((r) => r.url)).toEqual(many(scope, 'gate', 30));
-    expect(results.every((r) => r.ok && r.title === 'gate' && r.error === null)).toBe(true);
+    const { stats: totals } = await releaseAndCheck(scope, urls, fanout({ urls, concurrency: 12 }), { hold: 12, requests: 30, maxInFlight: 12 });
     expect(totals).toMatchObject({ total: 30, ok: 30, failed: 0, fetched: 30, shards: 2 });
-    const after = await stats(scope);
-    expect(after.requests).toBe(30);
-    expect(after.maxInFlight).toBe(12);
   });
 
   it('Should keep `perHost` for the whole batch across shards', async () => {
     const scope = newScope('shards-perhost');
     const urls = [...many(scope, 'gate', 12, '127.0.0.1'), ...many(scope, 'gate', 12, '127.0.0.2')];
-    const answer = fanout({ urls, concurrency: 24, perHost: 8 });
-    const held = await waitForStats(scope, (s) => s.held === 16);
-    expect(held.maxInFlightByHost).toEqual({ '127.0.0.1': 8, '127.0.0.2': 8 });
-    await release(scope);
-    const { results, stats: totals } = await answer;
-    expect(results.every((r) => r.ok)).toBe(true);
+    const maxInFlightByHost = { '127.0.0.1': 8, '127.0.0.2': 8 };
+    const { stats: totals } = await releaseAndCheck(scope, urls, fanout({ urls, concurrency: 24, perHost: 8 }), { hold: 16, requests: 24, maxInFlight: 16, maxInFlightByHost });
     expect(totals.shards).toBeGreaterThan(1);
-    const after = await stats(scope);
-    expect(after.requests).toBe(24);
-    expect(after.maxInFlightByHost).toEqual({ '127.0.0.1': 8, '127.0.0.2': 8 });
   });
 
   it('Should give every input exactly one result across shards: duplicates fetched once, bad URLs answered in place', async () => {
@@ -187,11 +148,7 @@ describe('scale-out', () => {
   it('Should stream NDJSON lines from every shard, one per input index, then the stats', async () => {
     const scope = newScope('shards-ndjson');
     const urls = many(scope, 'page', 14);
-    const res = await exports.default.fetch(`${BASE}/v1/fetch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
-      body: JSON.stringify({ urls, concurrency: 14 }),
-    });
+    const res = await post({ urls, concurrency: 14 }, { headers: { accept: 'application/x-ndjson' } });
     const lines = (await res.text()).trim().split('\n').map((line) => JSON.parse(line));
     const last = lines.pop();
     expect(last.stats).toMatchObject({ total: 14, ok: 14, shards: 3 });
@@ -237,15 +194,10 @@ describe('scale-out', () => {
     // The shard's own fetches are cancelled at the origin; its URLs wait for room in this invocation.
     const broken = await waitForStats(scope, (s) => s.closedEarly === 6 && s.inFlight === 6);
     expect(broken.requests).toBe(12);
-    await release(scope);
-    const { results, stats: totals } = await batch;
-    expect(results.map((r) => r.url)).toEqual(urls);
-    expect(results.every((r) => r.ok && r.title === 'gate' && r.error === null)).toBe(true);
+    const { stats: totals } = await releaseAndCheck(scope, urls, batch, { requests: 18, maxInFlight: 12 });
     expect(totals).toMatchObject({ total: 12, ok: 12, fetched: 12, shards: 2 });
-    const after = await stats(scope);
-    expect(after.requests).toBe(18);
-    expect(after.maxInFlight).toBe(12);
   });
+
   it('Should give up on a shard that does not answer within the connect timeout and run its URLs here', async () => {
     const scope = newScope('shards-silent');
     const options = engineOptions({ concurrency: 12 });
@@ -494,9 +446,20 @@ describe('body', () => {
 
   it('Should cancel at once after an early stop when no other URL for the host is queued', async () => {
     const scope = newScope('no-reuse-last');
-    const { results } = await fanout({ urls: [originUrl(scope, 'page?size=30000')] });
-    expect(results[0]).toMatchObject({ ok: true, truncated: true });
-    expect(results[0]!.bytes).toBeLessThan(30_000);
+    // 64 MiB, far more than socket and runtime buffers hold, so only a cancel ends it early. The held `gate` is on the
+    // other host: it keeps the batch (and the invocation) alive without queueing a URL for the page's host, so the close
+    // seen below is fanout cancelling, not the runtime tearing down a finished invocation. maxBytes is at its 5 MiB
+    // maximum, so the early stop, not the cap, is what ends the read.
+    const answer = fanout({ urls: [originUrl(scope, 'huge?mb=64'), originUrl(scope, 'gate', '127.0.0.2')], maxBytes: 5 * MIB });
+    const s = await waitForStats(scope, (s) => s.closedEarly === 1 && s.held === 1 && s.inFlight === 1);
+    expect(s.bytesSent).toBeLessThan(16 * MIB);
+    await release(scope);
+    const { results } = await answer;
+    expect(results[0]).toMatchObject({ ok: true, truncated: true, title: 'Huge page' });
+    // The head and snippet, then the END_PEEK_BYTES look for the end, and no more: draining the remainder for a
+    // next URL would have read REUSE_DRAIN_BYTES past the stop.
+    expect(results[0]!.bytes).toBeLessThan(REUSE_DRAIN_BYTES);
+    expect(results[1]).toMatchObject({ ok: true, title: 'gate' });
   });
 
   it('Should cut a page at `maxBytes` and say it is truncated', async () => {
@@ -511,10 +474,19 @@ describe('body', () => {
     expect(results[0]).toMatchObject({ ok: true, bytes: 5000, truncated: false });
   });
 
-  it('Should read a page exactly `maxBytes` long whole, not truncated', async () => {
+  // Here and in the next test, a `query` the page does not hold needs the whole page searched: only the cap or the body's end stops the read.
+  it('Should read a page exactly `maxBytes` long whole, not truncated, with the origin sending all of it', async () => {
     const scope = newScope('exact');
-    const { results } = await fanout({ urls: [originUrl(scope, 'page?size=5000')], maxBytes: 5000 });
-    expect(results[0]).toMatchObject({ ok: true, bytes: 5000 });
+    const { results } = await fanout({ urls: [originUrl(scope, 'page?size=5000')], maxBytes: 5000, query: 'needle' });
+    expect(results[0]).toMatchObject({ ok: true, bytes: 5000, truncated: false });
+    const s = await waitForStats(scope, (s) => s.inFlight === 0);
+    expect({ closedEarly: s.closedEarly, bytesSent: s.bytesSent }).toEqual({ closedEarly: 0, bytesSent: 5000 });
+  });
+
+  it.each([5001, 50_000])('Should cut a page of %i bytes at `maxBytes` 5000 exactly and say it is truncated', async (size) => {
+    const scope = newScope('over-cap');
+    const { results } = await fanout({ urls: [originUrl(scope, `page?size=${size}`)], maxBytes: 5000, query: 'needle' });
+    expect(results[0]).toMatchObject({ ok: true, bytes: 5000, truncated: true });
   });
 });
 

@@ -126,20 +126,33 @@ describe('CappedBody', () => {
   it('Should wait for a read in flight before cancelling, so workerd can keep the connection', async () => {
     // Cancelling under a pending read makes workerd drop the connection (the bench origin saw one new
     // connection per page); once the read settles, the rest of a small response can be let through.
-    let deliver: (() => void) | undefined;
-    const seen = { cancelled: false };
+    // The order of events is the evidence: the pending read is fulfilled when the chunk is enqueued, and a
+    // stream's cancel callback runs within reader.cancel() (WHATWG Streams, ReadableStreamCancel), so a
+    // close() that cancelled at once would log the cancel before it returned (and the enqueue would throw).
+    const events: string[] = [];
+    let deliver = (): void => {
+      throw new Error('pull() was not called: no read is pending');
+    };
+    let cancelled = () => {};
+    const cancel = new Promise<void>((resolve) => (cancelled = resolve));
     const stream = new ReadableStream<Uint8Array>(
       {
         pull(controller) {
           return new Promise<void>((resolve) => {
             deliver = () => {
-              controller.enqueue(new Uint8Array(10));
+              try {
+                controller.enqueue(new Uint8Array(10));
+                events.push('read fulfilled');
+              } catch {
+                events.push('enqueue refused (already cancelled)');
+              }
               resolve();
             };
           });
         },
         cancel() {
-          seen.cancelled = true;
+          events.push('cancelled');
+          cancelled();
         },
       },
       { highWaterMark: 0 },
@@ -148,12 +161,11 @@ describe('CappedBody', () => {
     const reading = body.read();
     await Promise.resolve();
     body.close();
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(seen.cancelled).toBe(false);
-    deliver!();
+    events.push('close() returned');
+    deliver();
     expect(await reading).toBeNull();
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(seen.cancelled).toBe(true);
+    await cancel;
+    expect(events).toEqual(['close() returned', 'read fulfilled', 'cancelled']);
     expect(body.progress).toEqual({ bytes: 0, truncated: false, done: false });
   });
 

@@ -4,100 +4,22 @@
  * so every test works on its own list names (and its own cron, so nobody
  * else's tick runs its lists) and never counts rows it did not make.
  */
-import { env, exports } from 'cloudflare:workers';
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
-import { afterEach, describe, expect, it } from 'vitest';
-import worker from '../src/index';
-import type { Env } from '../src/env';
-import type { RunRecord, WatchList } from '../src/watch/store';
-import { newScope, originUrl } from './origin/client';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import type { WatchList } from '../src/watch/store';
+import { expectProblem } from './helpers/problem';
+import { call, jsonInit, latest, listRuns, watchHarness, withEnv } from './helpers/worker';
+import { originUrl } from './origin/client';
 
-const BASE = 'http://fanout.test';
-
-/** The API's bodies are the store's own types. */
-type WatchListBody = WatchList;
-type RunBody = RunRecord;
-
-interface Problem {
-  type: string;
-  status: number;
-  detail: string;
-  field: string;
-  errors: { field: string; message: string }[];
-}
-
-/** Calls the Worker with a modified environment (vars and secrets a test needs to change). */
-function withEnv(overrides: Partial<Env>, path: string, init?: RequestInit) {
-  return worker.fetch(new Request(`${BASE}${path}`, init), { ...(env as Env), ...overrides }, createExecutionContext());
-}
-
-function call(path: string, init?: RequestInit) {
-  return exports.default.fetch(`${BASE}${path}`, init);
-}
-
-const created = new Set<string>();
-
-/** A list name no other test uses; deleted after the test. */
-function newListName(prefix: string): string {
-  const name = newScope(prefix);
-  created.add(name);
-  return name;
-}
-
-function jsonInit(method: string, body: unknown): RequestInit {
-  return { method, headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) };
-}
-
-function putList(name: string, body: unknown, overrides?: Partial<Env>) {
-  const path = `/v1/watchlists/${name}`;
-  return overrides ? withEnv(overrides, path, jsonInit('PUT', body)) : call(path, jsonInit('PUT', body));
-}
-
-let cronCounter = 0;
-/**
- * A cron expression only this test's lists follow (day-of-week 1 is this file's), so ticks
- * from other tests never run them and these ticks run nothing else but lists with `crons: null`.
- */
-function ownCron(): string {
-  cronCounter++;
-  return `${cronCounter % 60} ${Math.floor(cronCounter / 60) % 24} * * 1`;
-}
-
-/** One scheduled invocation, waited for to the end (its waitUntil work included). */
-async function tick(cron: string, overrides: Partial<Env> = {}): Promise<void> {
-  const controller = createScheduledController({ cron, scheduledTime: Date.UTC(2026, 10, 25, 12, 0) });
-  const ctx = createExecutionContext();
-  await worker.scheduled(controller, { ...(env as Env), ...overrides }, ctx);
-  await waitOnExecutionContext(ctx);
-}
-
-async function latestRunId(watchlist: string): Promise<string> {
-  const res = await call(`/v1/runs/latest?watchlist=${watchlist}`);
-  expect(res.status).toBe(200);
-  return (await res.json<RunBody>()).id;
-}
-
-async function expectProblem(res: Response, status: number, field: string): Promise<Problem> {
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const problem = await res.json<Problem>();
-  expect({ status: res.status, field: problem.field }).toEqual({ status, field });
-  expect(problem.status).toBe(status);
-  expect(problem.type).toMatch(/^urn:fanout:problem:/);
-  expect(problem.detail.length).toBeGreaterThan(0);
-  return problem;
-}
-
-afterEach(async () => {
-  for (const name of created) await (await call(`/v1/watchlists/${name}`, { method: 'DELETE' })).arrayBuffer();
-  created.clear();
-});
+// Day-of-week 1 is this file's (see watchHarness).
+const { listName, putList, tick, watched } = watchHarness({ dayOfWeek: 1, scheduledTime: Date.UTC(2026, 10, 25, 12, 0) });
 
 describe('PUT /v1/watchlists/:name', () => {
   it('Should create a list with 201, replace it with 200, and answer the stored list both times', async () => {
-    const name = newListName('crud');
+    const name = listName('crud');
     const first = await putList(name, { urls: ['http://example.com/a'], concurrency: 2, crons: ['*/30 * * * *'] });
     expect(first.status).toBe(201);
-    const one = await first.json<WatchListBody>();
+    const one = await first.json<WatchList>();
     expect(one).toEqual({
       name,
       urls: ['http://example.com/a'],
@@ -110,7 +32,7 @@ describe('PUT /v1/watchlists/:name', () => {
 
     const second = await putList(name, { urls: ['http://example.com/b', 'http://example.com/c'], timeoutMs: 5000 });
     expect(second.status).toBe(200);
-    const two = await second.json<WatchListBody>();
+    const two = await second.json<WatchList>();
     // Replaced, not merged: the old option and crons are gone; creation time stays.
     expect(two).toEqual({
       name,
@@ -128,19 +50,19 @@ describe('PUT /v1/watchlists/:name', () => {
   });
 
   it('Should accept a name of exactly 64 characters', async () => {
-    const name = newListName('n').padEnd(64, 'x');
-    created.add(name);
+    const name = listName('n', 64);
+    expect(name).toHaveLength(64);
     const res = await putList(name, { urls: ['http://example.com/'] });
     expect(res.status).toBe(201);
-    expect((await res.json<WatchListBody>()).name).toBe(name);
+    expect((await res.json<WatchList>()).name).toBe(name);
   });
 
   it('Should answer 400 naming `body` for malformed JSON', async () => {
-    await expectProblem(await putList(newListName('bad'), '{"urls": ['), 400, 'body');
+    await expectProblem(await putList(listName('bad'), '{"urls": ['), 400, 'body');
   });
 
   it('Should answer 415 naming `content-type` for a body that is not declared JSON', async () => {
-    const res = await call(`/v1/watchlists/${newListName('bad')}`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: '{"urls":["http://a/"]}' });
+    const res = await call(`/v1/watchlists/${listName('bad')}`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: '{"urls":["http://a/"]}' });
     await expectProblem(res, 415, 'content-type');
   });
 
@@ -168,21 +90,21 @@ describe('PUT /v1/watchlists/:name', () => {
     [{ urls: [] }, 'urls'],
     [{ crons: null }, 'urls'],
   ])('Should answer 400 for %j naming %s', async (body, field) => {
-    const name = newListName('bad');
+    const name = listName('bad');
     const problem = await expectProblem(await putList(name, body), 400, field);
-    expect(problem.errors[0]!.field).toBe(field);
+    expect(problem.errors?.[0]?.field).toBe(field);
     // Nothing was stored.
     expect((await call(`/v1/watchlists/${name}`)).status).toBe(404);
   });
 
   it('Should name an unknown option in the message', async () => {
-    const problem = await expectProblem(await putList(newListName('bad'), { urls: ['http://a/'], concurreny: 3 }), 400, 'concurreny');
+    const problem = await expectProblem(await putList(listName('bad'), { urls: ['http://a/'], concurreny: 3 }), 400, 'concurreny');
     expect(problem.detail).toContain('concurreny');
   });
 
   it('Should answer 413 naming `urls` for more URLs than MAX_WATCH_URLS, and take exactly that many', async () => {
     const urls = ['http://a/1', 'http://a/2', 'http://a/3', 'http://a/4'];
-    const name = newListName('cap');
+    const name = listName('cap');
     const problem = await expectProblem(await putList(name, { urls }, { MAX_WATCH_URLS: '3' }), 413, 'urls');
     expect(problem.detail).toContain('3');
     expect((await call(`/v1/watchlists/${name}`)).status).toBe(404);
@@ -190,7 +112,7 @@ describe('PUT /v1/watchlists/:name', () => {
   });
 
   it('Should answer 405 with Allow for a method the list route does not take', async () => {
-    const res = await call(`/v1/watchlists/${newListName('m')}`, jsonInit('POST', { urls: ['http://a/'] }));
+    const res = await call(`/v1/watchlists/${listName('m')}`, jsonInit('POST', { urls: ['http://a/'] }));
     await expectProblem(res, 405, 'method');
     expect(res.headers.get('allow')).toBe('GET, PUT, DELETE');
   });
@@ -198,13 +120,13 @@ describe('PUT /v1/watchlists/:name', () => {
 
 describe('GET and DELETE /v1/watchlists', () => {
   it('Should list stored lists with their urlCount instead of their URLs', async () => {
-    const small = newListName('list');
-    const big = newListName('list');
+    const small = listName('list');
+    const big = listName('list');
     expect((await putList(small, { urls: ['http://a/1'] })).status).toBe(201);
     expect((await putList(big, { urls: ['http://a/1', 'http://a/2', 'http://a/3'], crons: ['0 * * * *'] })).status).toBe(201);
     const res = await call('/v1/watchlists');
     expect(res.status).toBe(200);
-    const { watchlists } = await res.json<{ watchlists: (Omit<WatchListBody, 'urls'> & { urls?: string[]; urlCount: number })[] }>();
+    const { watchlists } = await res.json<{ watchlists: (Omit<WatchList, 'urls'> & { urls?: string[]; urlCount: number })[] }>();
     const mine = watchlists.filter((l) => l.name === small || l.name === big);
     expect(mine).toHaveLength(2);
     expect(mine.find((l) => l.name === small)).toMatchObject({ urlCount: 1, crons: null, builtIn: false });
@@ -213,11 +135,11 @@ describe('GET and DELETE /v1/watchlists', () => {
   });
 
   it('Should answer 404 for a list that does not exist', async () => {
-    await expectProblem(await call(`/v1/watchlists/${newListName('none')}`), 404, 'name');
+    await expectProblem(await call(`/v1/watchlists/${listName('none')}`), 404, 'name');
   });
 
   it('Should delete with 204, then answer 404 to GET and DELETE', async () => {
-    const name = newListName('del');
+    const name = listName('del');
     expect((await putList(name, { urls: ['http://a/'] })).status).toBe(201);
     const res = await call(`/v1/watchlists/${name}`, { method: 'DELETE' });
     expect(res.status).toBe(204);
@@ -227,12 +149,9 @@ describe('GET and DELETE /v1/watchlists', () => {
   });
 
   it('Should delete a list\'s runs with it', async () => {
-    const scope = newScope('del-runs');
-    const name = newListName('del-runs');
-    const cron = ownCron();
-    expect((await putList(name, { urls: [originUrl(scope, 'page')], crons: [cron] })).status).toBe(201);
+    const { cron, name } = await watched('del-runs', (scope) => [originUrl(scope, 'page')]);
     await tick(cron);
-    const id = await latestRunId(name);
+    const { id } = await latest(name);
     expect((await call(`/v1/watchlists/${name}`, { method: 'DELETE' })).status).toBe(204);
     await expectProblem(await call(`/v1/runs/${id}`), 404, 'id');
     await expectProblem(await call(`/v1/runs/latest?watchlist=${name}`), 404, 'watchlist');
@@ -249,7 +168,7 @@ describe('GET and DELETE /v1/watchlists', () => {
 describe('the built-in list `default` (WATCH_URLS)', () => {
   it('Should show WATCH_URLS as `default`, builtIn, with its URL count', async () => {
     const res = await withEnv({ WATCH_URLS: 'http://a/ http://b/' }, '/v1/watchlists');
-    const { watchlists } = await res.json<{ watchlists: (WatchListBody & { urlCount: number })[] }>();
+    const { watchlists } = await res.json<{ watchlists: (WatchList & { urlCount: number })[] }>();
     expect(watchlists.filter((l) => l.name === 'default')).toEqual([expect.objectContaining({ name: 'default', builtIn: true, urlCount: 2, crons: null })]);
     const one = await withEnv({ WATCH_URLS: 'http://a/ http://b/' }, '/v1/watchlists/default');
     expect(await one.json()).toMatchObject({ name: 'default', builtIn: true, urls: ['http://a/', 'http://b/'] });
@@ -257,7 +176,7 @@ describe('the built-in list `default` (WATCH_URLS)', () => {
 
   it('Should split WATCH_URLS on commas and any whitespace', async () => {
     const res = await withEnv({ WATCH_URLS: ' http://a/,http://b/\n\thttp://c/ , ' }, '/v1/watchlists/default');
-    expect((await res.json<WatchListBody>()).urls).toEqual(['http://a/', 'http://b/', 'http://c/']);
+    expect((await res.json<WatchList>()).urls).toEqual(['http://a/', 'http://b/', 'http://c/']);
   });
 
   it('Should refuse to delete `default` with 409 while WATCH_URLS names URLs', async () => {
@@ -266,7 +185,7 @@ describe('the built-in list `default` (WATCH_URLS)', () => {
 
   it('Should not list `default` when WATCH_URLS is empty', async () => {
     const res = await withEnv({ WATCH_URLS: '' }, '/v1/watchlists');
-    const { watchlists } = await res.json<{ watchlists: WatchListBody[] }>();
+    const { watchlists } = await res.json<{ watchlists: WatchList[] }>();
     expect(watchlists.map((l) => l.name)).not.toContain('default');
     await expectProblem(await withEnv({ WATCH_URLS: '' }, '/v1/watchlists/default'), 404, 'name');
   });
@@ -274,32 +193,26 @@ describe('the built-in list `default` (WATCH_URLS)', () => {
 
 describe('GET /v1/runs', () => {
   it('Should page through a list\'s runs newest first with limit and cursor', async () => {
-    const scope = newScope('paging');
-    const name = newListName('paging');
-    const cron = ownCron();
-    expect((await putList(name, { urls: [originUrl(scope, 'page')], crons: [cron] })).status).toBe(201);
+    const { cron, name } = await watched('paging', (scope) => [originUrl(scope, 'page')]);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       await tick(cron);
-      ids.push(await latestRunId(name));
+      ids.push((await latest(name)).id);
     }
     expect(new Set(ids).size).toBe(3);
     const newestFirst = [...ids].reverse();
 
-    const first = await call(`/v1/runs?watchlist=${name}&limit=2`);
-    expect(first.status).toBe(200);
-    const page1 = await first.json<{ runs: RunBody[]; nextCursor: string | null }>();
+    const page1 = await listRuns(name, 'limit=2');
     expect(page1.runs.map((r) => r.id)).toEqual(newestFirst.slice(0, 2));
     expect(page1.nextCursor).toBe(newestFirst[1]);
     for (const run of page1.runs) expect(run).toMatchObject({ watchlist: name, cron, scheduledTime: '2026-11-25T12:00:00.000Z' });
 
-    const second = await call(`/v1/runs?watchlist=${name}&limit=2&cursor=${page1.nextCursor}`);
-    const page2 = await second.json<{ runs: RunBody[]; nextCursor: string | null }>();
+    const page2 = await listRuns(name, `limit=2&cursor=${page1.nextCursor}`);
     expect(page2.runs.map((r) => r.id)).toEqual(newestFirst.slice(2));
     expect(page2.nextCursor).toBeNull();
 
     // Without a limit, all three fit on one page.
-    const all = await (await call(`/v1/runs?watchlist=${name}`)).json<{ runs: RunBody[]; nextCursor: string | null }>();
+    const all = await listRuns(name);
     expect(all.runs.map((r) => r.id)).toEqual(newestFirst);
     expect(all.nextCursor).toBeNull();
   });
@@ -313,7 +226,7 @@ describe('GET /v1/runs', () => {
   });
 
   it('Should answer 404 naming `watchlist` for the latest run of a list that never ran', async () => {
-    const name = newListName('never');
+    const name = listName('never');
     expect((await putList(name, { urls: ['http://a/'] })).status).toBe(201);
     await expectProblem(await call(`/v1/runs/latest?watchlist=${name}`), 404, 'watchlist');
   });
@@ -345,7 +258,7 @@ describe('auth', () => {
   });
 
   it('Should let the right token through', async () => {
-    const name = newListName('auth');
+    const name = listName('auth');
     const put = await withEnv({ API_TOKEN: 'secret-token' }, `/v1/watchlists/${name}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: 'Bearer secret-token' },

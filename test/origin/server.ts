@@ -513,7 +513,8 @@ const ROUTES: Record<string, Route> = {
 
   async hook(ctx) {
     // A notification receiver: keeps the raw body and every header in the log entry, and answers
-    // 503 to the first `fails` requests (per exact target), then 200.
+    // `code` (503 unless set) to the first `fails` requests (per exact target), then 200. With
+    // `seconds`, those failures carry `Retry-After: <seconds>`.
     if (ctx.req.method !== 'POST') return send(ctx, 405, { allow: 'POST' });
     const chunks: Buffer[] = [];
     for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
@@ -523,13 +524,16 @@ const ROUTES: Record<string, Route> = {
       if (value !== undefined) all[key] = Array.isArray(value) ? value.join(', ') : value;
     }
     ctx.entry.allHeaders = all;
-    const status = hit(ctx) <= intKnob(ctx.knobs, 'fails', 0) ? 503 : 200;
+    const failed = hit(ctx) <= intKnob(ctx.knobs, 'fails', 0);
+    const status = failed ? intKnob(ctx.knobs, 'code', 503, 200) : 200;
     ctx.entry.status = status;
     // `connection: close`: fanout pauses up to 2 s between notification attempts, longer than
     // KEEP_ALIVE_TIMEOUT_MS, and workerd sometimes reuses the pooled socket this server has
     // already closed; a POST on it fails with "Network connection lost" before reaching here.
     // A fresh connection per request keeps the retry tests about the statuses they set.
-    send(ctx, status, { 'content-type': 'application/json', connection: 'close' }, JSON.stringify({ received: true }));
+    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', connection: 'close' };
+    if (failed && ctx.knobs.has('seconds')) headers['retry-after'] = String(intKnob(ctx.knobs, 'seconds', 0));
+    send(ctx, status, headers, JSON.stringify({ received: true }));
   },
 };
 
