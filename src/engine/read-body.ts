@@ -3,7 +3,11 @@
  * stream as soon as the cap is reached so the origin stops sending (Hono's
  * body-limit middleware and ky's capped reader count the same way).
  * Content-Length is never trusted: workerd decompresses gzip/brotli bodies but
- * keeps the compressed Content-Length (PLATFORM.md).
+ * keeps the compressed Content-Length (docs/workers-platform.md).
+ *
+ * The engine owns the reader and hands it to extraction (src/extract/), which
+ * only calls `read()`; once extraction has what it needs, the engine ends the
+ * body with `finish()`.
  */
 
 /**

@@ -4,7 +4,7 @@ import { extractHtml, type SnippetOptions, type StopFlag } from './html';
 import { htmlInput } from './html-input';
 import { kindOf, looksBinary, sniffKind, SNIFF_BYTES } from './kind';
 import { extractPlain } from './plain';
-import { PrefixedBody } from './prefix';
+import { PrefixedBody, type ChunkSource } from './prefix';
 
 /**
  * Extraction: what a body says, by its kind. HTML and XML stream through
@@ -16,11 +16,6 @@ import { PrefixedBody } from './prefix';
  * of chunks (its byte-capped reader) and ends the body once `extract`
  * resolves, so nothing here knows about caps, timeouts or connections.
  */
-
-/** Where extraction reads from: the next chunk, or null at the end (or the cap). */
-export interface ChunkSource {
-  read(): Promise<Uint8Array | null>;
-}
 
 export interface ExtractOptions extends SnippetOptions {
   /** The URL the body came from (after redirects); relative URLs resolve against it. */
@@ -35,6 +30,7 @@ export interface Extracted {
 }
 
 export type { SnippetOptions } from './html';
+export type { ChunkSource } from './prefix';
 
 const BINARY: Extracted = { fields: EMPTY_FIELDS, charset: null };
 

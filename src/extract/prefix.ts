@@ -1,4 +1,7 @@
-import type { ChunkSource } from './index';
+/** Where extraction reads from: the next chunk, or null at the end (or the cap). */
+export interface ChunkSource {
+  read(): Promise<Uint8Array | null>;
+}
 
 /**
  * A body whose first chunks were taken to decide its kind and charset: the
