@@ -138,17 +138,19 @@ export function sampleRss(pid, everyMs = 20) {
 }
 
 /**
- * Keeps the tail of a child's output and gives a stop() that sends SIGTERM,
- * then SIGKILL after 5 s. With `group`, the signals go to the child's whole
- * process group (wrangler dev and the workerd processes it starts).
+ * Keeps the last `keep` characters of a child's output (Infinity: all of it) and gives a
+ * stop() that sends SIGTERM, then SIGKILL after 5 s. With `group`, the signals go to the
+ * child's whole process group (wrangler dev and the workerd processes it starts; the child
+ * must have been spawned `detached` to lead one).
  */
-export function supervise(child, { group = false } = {}) {
+export function supervise(child, { group = false, keep = 20_000 } = {}) {
   let log = '';
-  const keep = (chunk) => {
-    log = (log + chunk.toString()).slice(-20_000);
+  const append = (chunk) => {
+    log += chunk.toString();
+    if (log.length > keep) log = log.slice(-keep);
   };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const signal = (name) => {
     try {

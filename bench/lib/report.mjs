@@ -7,7 +7,7 @@ import { MAX_BYTES } from './contenders.mjs';
 
 /** The read buffer the "bytes sent" target allows per URL on top of maxBytes (one 64 KiB socket read). */
 export const READ_BUFFER = 65_536;
-/** The Free plan's CPU budget per invocation (PLATFORM.md). */
+/** The Workers Free plan's CPU time limit per invocation, in ms. */
 export const FREE_CPU_MS = 10;
 
 export function median(values) {

@@ -6,132 +6,25 @@
  * through the proxy. The other tests call the Worker's entry points in-process.
  *
  * Runs in Node (vitest project `e2e`); the hostile test origin comes from the
- * root globalSetup, exactly as for the workerd tests.
+ * root globalSetup, exactly as for the workerd tests. wrangler dev is started by
+ * bench/lib/wrangler.mjs, the launcher the bench uses too.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newScope, originUrl, release, stats, waitForStats } from '../origin/client';
+import { startWranglerDev, type WranglerDev } from '../../bench/lib/wrangler.mjs';
+import { expectProblem } from '../helpers/problem';
+import { newScope, originUrl, release, stats, waitFor, waitForStats } from '../origin/client';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = path.join(ROOT, 'node_modules', '.bin');
 /** wrangler bundles and starts workerd in a few seconds; a cold CI machine needs more. */
 const STARTUP_TIMEOUT_MS = 60_000;
 /** How long a cancelled batch may take to close its subrequests at the origin. */
 const CANCEL_WAIT_MS = 10_000;
 const TOKEN = `e2e-${crypto.randomUUID()}`;
 
-interface DevServer {
-  base: string;
-  /** Everything wrangler and workerd printed so far. */
-  log(): string;
-  /** Ends wrangler and the workerd it started, and removes the persistence directory. */
-  stop(): Promise<void>;
-}
-
-/** A port nobody listens on right now: bind port 0, read it, let go. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Starts `wrangler dev` in its own process group (so stop() also ends the workerd
- * it spawns), with its own persistence directory so parallel runs never share
- * state, and waits until GET /health answers 200.
- */
-async function startWranglerDev(extraArgs: string[] = []): Promise<DevServer> {
-  const port = await freePort();
-  const persistTo = await mkdtemp(path.join(tmpdir(), 'fanout-e2e-'));
-  // node_modules/.bin first, so wrangler's `#!/usr/bin/env node` finds the pinned Node 22 (PLATFORM.md).
-  const env = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}`, WRANGLER_SEND_METRICS: 'false' };
-  // The D1 schema, as `npm run dev` applies it, into this server's own persistence directory.
-  const migrate = spawnSync(path.join(BIN, 'wrangler'), ['d1', 'migrations', 'apply', 'fanout', '--local', '--persist-to', persistTo], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    encoding: 'utf8',
-  });
-  if (migrate.status !== 0) throw new Error(`wrangler d1 migrations apply failed:\n${migrate.stdout}\n${migrate.stderr}`);
-  const args = [
-    'dev',
-    '--port', String(port),
-    '--ip', '127.0.0.1',
-    // The test origin lives on loopback, which the deployed default refuses.
-    '--var', 'ALLOW_PRIVATE_HOSTS:true',
-    // A secret in production; `--var` sets it the same way for dev, so auth is tested end to end.
-    '--var', `API_TOKEN:${TOKEN}`,
-    '--persist-to', persistTo,
-    ...extraArgs,
-  ];
-  const child: ChildProcess = spawn(path.join(BIN, 'wrangler'), args, {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
-  let log = '';
-  child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      const group = -child.pid;
-      try {
-        process.kill(group, 'SIGTERM');
-      } catch {
-        // Already gone.
-      }
-      const done = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
-      if (!done) {
-        try {
-          process.kill(group, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-        await exited;
-      }
-    }
-    await rm(persistTo, { recursive: true, force: true });
-  };
-
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let lastError = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      await stop();
-      throw new Error(`wrangler dev exited early (code ${child.exitCode}, signal ${child.signalCode}). Output:\n${log}`);
-    }
-    try {
-      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return { base, log: () => log, stop };
-      lastError = `GET /health answered ${res.status}`;
-    } catch (error) {
-      lastError = error instanceof Error ? `${error.message}${error.cause ? ` (${String(error.cause)})` : ''}` : String(error);
-    }
-    await sleep(250);
-  }
-  await stop();
-  throw new Error(`wrangler dev did not answer GET /health with 200 within ${STARTUP_TIMEOUT_MS} ms (last: ${lastError}). Output:\n${log}`);
-}
-
-let dev: DevServer;
+let dev: WranglerDev;
 const auth = { authorization: `Bearer ${TOKEN}` };
 const jsonHeaders = { ...auth, 'content-type': 'application/json' };
 
@@ -140,8 +33,22 @@ const watchScope = newScope('e2e-cron');
 const watched = [originUrl(watchScope, 'page?title=Watched%20one'), originUrl(watchScope, 'page?title=Watched%20two')];
 
 beforeAll(async () => {
-  // --test-scheduled exposes /__scheduled?cron=..., the way to fire a cron trigger locally.
-  dev = await startWranglerDev(['--test-scheduled', '--var', `WATCH_URLS:${watched.join(',')}`]);
+  // The working tree itself, as `npm run dev` runs it (the bench runs a snapshot instead), with its
+  // own persistence directory, so parallel runs never share state.
+  dev = await startWranglerDev({
+    root: ROOT,
+    snapshot: false,
+    vars: {
+      // The test origin lives on loopback, which the deployed default refuses.
+      ALLOW_PRIVATE_HOSTS: 'true',
+      // A secret in production; `--var` sets it the same way for dev, so auth is tested end to end.
+      API_TOKEN: TOKEN,
+      WATCH_URLS: watched.join(','),
+    },
+    // --test-scheduled exposes /__scheduled?cron=..., the way to fire a cron trigger locally.
+    args: ['--test-scheduled'],
+    startupTimeoutMs: STARTUP_TIMEOUT_MS,
+  });
 });
 
 afterAll(async () => {
@@ -156,24 +63,6 @@ function postBatch(body: unknown, init: { headers?: Record<string, string>; sign
     body: typeof body === 'string' ? body : JSON.stringify(body),
     signal: init.signal,
   });
-}
-
-interface ProblemBody {
-  type: string;
-  status: number;
-  detail: string;
-  field?: string;
-}
-
-/** Asserts a problem+json answer with this status (and first field, when given) and returns its body. */
-async function expectProblem(res: Response, status: number, field?: string): Promise<ProblemBody> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const problem = JSON.parse(text) as ProblemBody;
-  expect(problem.status).toBe(status);
-  if (field !== undefined) expect(problem.field).toBe(field);
-  return problem;
 }
 
 /** Reads an NDJSON body line by line, as the bytes arrive. */
@@ -250,7 +139,11 @@ describe('fanout under wrangler dev', () => {
     const res = await postBatch({ urls, retries: 0 });
     const body = (await res.json()) as { results: (ResultLine & { truncated: boolean })[] };
     expect(body.results.map((r) => [r.ok, r.truncated, r.title])).toEqual(urls.map(() => [true, true, 'Huge page']));
-    await sleep(200);
+    // A bounded grace period, not a wait for an event: this checks that nothing gets printed, and no line
+    // marks "every error of this batch is out". wrangler prints an uncaught error (a structured log from
+    // workerd) on stderr and its request lines on stdout, two pipes with no order between them, so not
+    // even a later request's line would prove the errors are all in dev.log().
+    await new Promise((resolve) => setTimeout(resolve, 200));
     expect(dev.log().slice(before)).not.toMatch(/Uncaught|ERROR/);
   });
 
@@ -278,10 +171,11 @@ describe('fanout under wrangler dev', () => {
     try {
       const first = JSON.parse((await lines.next())!) as ResultLine;
       expect(first).toMatchObject({ index: 0, url: urls[0], ok: true, title: 'Fast' });
-      // The first line reached us while the gate URL is still held at the origin: streamed, not buffered.
-      const held = await stats(scope);
+      // The first line reached us while the gate URL is still held at the origin (nothing released it
+      // yet): streamed, not buffered. The gate request may reach the origin a moment after the fast page
+      // finished, so wait for it to be held rather than read the counters once.
+      const held = await waitForStats(scope, (s) => s.held === 1, { message: 'the gate URL held at the origin' });
       expect(held.inFlight).toBe(1);
-      expect(held.held).toBe(1);
 
       expect(await release(scope)).toBe(1);
       const second = JSON.parse((await lines.next())!) as ResultLine;
@@ -409,14 +303,15 @@ describe('fanout under wrangler dev', () => {
 
       // The scheduled handler finishes in ctx.waitUntil; poll until its run is stored.
       let run: { watchlist: string; cron: string; results: { url: string; state: string; result: { title: string; ok: boolean } }[] } | undefined;
-      const deadline = Date.now() + 15_000;
-      while (!run && Date.now() < deadline) {
-        const res = await fetch(`${dev.base}/v1/runs/latest`, { headers: auth });
-        if (res.status === 200) run = await res.json();
-        else await res.arrayBuffer();
-        if (!run) await sleep(200);
-      }
-      expect(run).toBeDefined();
+      await waitFor(
+        async () => {
+          const res = await fetch(`${dev.base}/v1/runs/latest`, { headers: auth });
+          if (res.status === 200) run = await res.json();
+          else await res.arrayBuffer();
+          return run !== undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 200, message: 'GET /v1/runs/latest answering the stored cron run' },
+      );
       expect(run!.watchlist).toBe('default');
       expect(run!.cron).toBe('*/30 * * * *');
       expect(run!.results.map((r) => [r.url, r.state, r.result.ok, r.result.title])).toEqual([
