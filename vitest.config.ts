@@ -24,8 +24,16 @@ export default defineConfig({
           name: 'worker',
           setupFiles: ['./test/setup/apply-migrations.ts'],
           include: ['test/**/*.test.ts'],
-          exclude: ['test/e2e/**'],
+          exclude: ['test/e2e/**', 'test/docs/**'],
           testTimeout: 20_000,
+        },
+      },
+      {
+        // The README against the code: its tables' defaults and its Layout (Node; reads files only).
+        test: {
+          name: 'docs',
+          environment: 'node',
+          include: ['test/docs/**/*.test.ts'],
         },
       },
       {

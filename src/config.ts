@@ -2,7 +2,7 @@ import type { ShardOpener } from './engine/lanes';
 import { DEFAULT_LIMITS, DEFAULT_USER_AGENT, normalizeOptions, type FetchOptions, type Limits, type RequestOptions, type ServiceSettings } from './engine/options';
 import type { Env } from './env';
 import { ConfigError } from './errors';
-import { durableShards } from './fetch-shard';
+import { durableShards } from './durable-shards';
 import { perObject } from './memo';
 
 /**

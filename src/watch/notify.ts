@@ -1,3 +1,4 @@
+import { sleep } from '../engine/wait';
 import { checkUrl } from '../guard';
 import { hintForStatus, withRetries, type RetryPolicy } from '../retry';
 
@@ -77,7 +78,7 @@ export async function notify(url: string, secret: string | undefined, payload: u
         return { value: { status, error: error instanceof Error ? error.message : String(error) }, retry: { retryAfterMs: null } };
       }
     },
-    { sleep: settings.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))), random: settings.random },
+    { sleep: settings.sleep ?? ((ms) => sleep(ms)), random: settings.random },
   );
   return { ok: value.error === null, attempts, ...value };
 }
