@@ -10,6 +10,9 @@
  *   BENCH_SCENARIOS=a,b       only these scenarios (names in bench/lib/scenarios.mjs)
  *   BENCH_CONTENDERS=fanout,node,aiohttp   only these contenders
  *   BENCH_FANOUT_ROOT=dir     run the Worker from another checkout (to measure a change to src/ first)
+ *   BENCH_BASELINE_ROOT=dir   also run that checkout's Worker, bare, as `fanout-baseline` in the same
+ *                             rounds: an A/B of two commits in one run (e.g. a `git worktree` of the
+ *                             commit before a change, with node_modules linked)
  *   BENCH_OUT=dir             where latest.json/latest.svg go (default bench/results)
  *
  * Exit status: non-zero if fanout returned a wrong result (not ok, wrong title, no snippet)
@@ -35,6 +38,7 @@ const only = process.env.BENCH_SCENARIOS?.split(',').filter(Boolean);
 const wanted = process.env.BENCH_CONTENDERS?.split(',').filter(Boolean) ?? (smoke ? ['fanout', 'node'] : ['fanout', 'fanout-bare', 'fanout-single', 'floor', 'node', 'aiohttp']);
 const outDir = process.env.BENCH_OUT ?? path.join(HERE, 'results');
 const fanoutRoot = path.resolve(process.env.BENCH_FANOUT_ROOT ?? ROOT);
+const baselineRoot = process.env.BENCH_BASELINE_ROOT ? path.resolve(process.env.BENCH_BASELINE_ROOT) : null;
 /**
  * Bench settings for wrangler dev, not the deployed defaults: the 600- and 2,000-URL
  * scenarios need MAX_URLS above its default 100 (one batch, as a user of a self-hosted
@@ -107,12 +111,14 @@ async function main() {
   let bare;
   let single;
   let floor;
+  let baseline;
   const cleanup = async () => {
     origin.stop();
     await dev?.stop();
     await bare?.stop();
     await single?.stop();
     await floor?.stop();
+    await baseline?.stop();
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
@@ -127,6 +133,18 @@ async function main() {
       log('starting bare workerd with the same Worker, bundled by `wrangler deploy --dry-run` (no dev proxy, no inspector)');
       bare = await startBareWorkerd({ root: fanoutRoot, vars: DEV_VARS });
       contenders.push(fanoutContender(bare, 'fanout-bare'));
+    }
+    if (baselineRoot) {
+      const commit = (() => {
+        try {
+          return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: baselineRoot, encoding: 'utf8' }).trim();
+        } catch {
+          return '?';
+        }
+      })();
+      log(`starting bare workerd with the baseline Worker from ${baselineRoot} (${commit}), as fanout-baseline`);
+      baseline = await startBareWorkerd({ root: baselineRoot, vars: DEV_VARS });
+      contenders.push({ ...fanoutContender(baseline, 'fanout-baseline'), baselineCommit: commit });
     }
     if (wanted.includes('fanout-single')) {
       log('starting bare workerd with the same bundle without the SHARDS binding (one invocation per batch; throughput only)');
@@ -154,7 +172,7 @@ async function main() {
     // Warm-up, off the clock: fanout's workerd compiles the Worker on its first batch.
     // The peers warm up inside each run, before they say "ready" (same URLs: 0 ms, small pages).
     const warmup = Array.from({ length: 32 }, (_, i) => `${origin.base}/b/warmup/${i}?d=0&s=30000`);
-    for (const runtime of [dev, bare, single, floor].filter(Boolean)) {
+    for (const runtime of [dev, bare, baseline, single, floor].filter(Boolean)) {
       for (let i = 0; i < 3; i++) {
         await (
           await fetch(`${runtime.base}/v1/fetch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls: warmup, concurrency: 32 }) })
@@ -205,6 +223,7 @@ async function main() {
       machine: m,
       python,
       rounds,
+      baseline: baseline ? contenders.find((c) => c.name === 'fanout-baseline')?.baselineCommit ?? null : null,
       settings: {
         devVars: DEV_VARS,
         fanout: { timeoutMs: 60_000, deadlineMs: 120_000, maxBytes: `${MAX_BYTES} (default)`, snippetLength: `${SNIPPET_LENGTH} (default)` },

@@ -160,7 +160,7 @@ export function table(scenarios, summaries, contenders) {
 }
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-const COLORS = { fanout: '#f38020', 'fanout-bare': '#faad63', 'fanout-single': '#fdd3a8', floor: '#9e9e9e', node: '#3c873a', aiohttp: '#3572a5' };
+const COLORS = { fanout: '#f38020', 'fanout-bare': '#faad63', 'fanout-single': '#fdd3a8', 'fanout-baseline': '#c9a0dc', floor: '#9e9e9e', node: '#3c873a', aiohttp: '#3572a5' };
 
 /**
  * A hand-written SVG: one small bar panel per figure that matters, a bar per contender,
