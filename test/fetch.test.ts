@@ -3,11 +3,12 @@
  * origin (test/origin/server.ts), which counts requests in flight, bytes sent and
  * sockets the client closed. Requests are held with `gate` and let go with
  * `release()`, and counters are polled with `waitForStats()`, so no test depends
- * on a wall-clock window; time appears only where the rule is about time
- * (timeouts, deadline, Retry-After spacing), with generous margins.
+ * on a wall-clock window. Waits before a retry are recorded through the engine's
+ * injected `sleep` (`runRecorded()`) rather than slept through; real time appears
+ * only where the rule is about time (timeouts, deadline), with generous margins.
  */
 import { describe, expect, it } from 'vitest';
-import { runBatch } from '../src/engine/batch';
+import { runBatch, type BatchDeps } from '../src/engine/batch';
 import { normalizeOptions } from '../src/engine/options';
 import { REUSE_DRAIN_BYTES } from '../src/engine/read-body';
 import { shardLane } from '../src/engine/shard-lane';
@@ -21,6 +22,22 @@ const MIB = 1024 * 1024;
 /** Engine options as a request would give them, for tests that call runBatch directly (the origin is on loopback). */
 function engineOptions(input: Record<string, unknown>) {
   return normalizeOptions(input, { userAgent: 'fanout-test', allowPrivate: true });
+}
+
+/**
+ * runBatch on the engine (see `engineOptions()`) with a `sleep` that records every wait asked for before a retry and
+ * resolves at once, so a test checks the waits instead of sleeping through them; `deps` adds `random`, `now`, `fetch`.
+ * Answers the batch and the waits, in order.
+ */
+async function runRecorded(urls: string[], input: Record<string, unknown>, deps: BatchDeps = {}) {
+  const waits: number[] = [];
+  const batch = await runBatch(urls, engineOptions(input), {
+    ...deps,
+    sleep: async (ms) => {
+      waits.push(ms);
+    },
+  });
+  return { ...batch, waits };
 }
 
 /**
@@ -283,65 +300,118 @@ describe('timeouts and deadline', () => {
 });
 
 describe('network errors and retries', () => {
-  it('Should report a reset connection as retryable `network` after retrying it once by default', async () => {
-    const scope = newScope('reset');
-    const { results } = await fanout({ urls: [originUrl(scope, 'reset')] });
-    expect(results[0]).toMatchObject({ ok: false, attempts: 2, error: { code: 'network', retryable: true } });
-    expect((await stats(scope)).requests).toBe(2);
-  });
-
-  it('Should retry a 503 and succeed on the second attempt', async () => {
+  // Through the Worker's real entry point, waiting through the real backoff (at most 250 ms for a first retry).
+  it('Should retry a 503 through POST /v1/fetch and succeed on the second attempt', async () => {
     const scope = newScope('flaky');
     const { results } = await fanout({ urls: [originUrl(scope, 'flaky?fails=1&code=503')] });
     expect(results[0]).toMatchObject({ ok: true, status: 200, attempts: 2, title: 'recovered', error: null });
-    expect((await stats(scope)).requests).toBe(2);
-  });
-
-  it('Should give up after `retries` + 1 attempts with a retryable `http_status`', async () => {
-    const scope = newScope('flaky5');
-    const { results } = await fanout({ urls: [originUrl(scope, 'flaky?fails=5&code=503')], retries: 1 });
-    expect(results[0]).toMatchObject({ ok: false, status: 503, attempts: 2, error: { code: 'http_status', retryable: true } });
-    expect((await stats(scope)).requests).toBe(2);
-  });
-
-  it('Should not retry a 404', async () => {
-    const scope = newScope('404');
-    const { results } = await fanout({ urls: [originUrl(scope, 'status/404')] });
-    expect(results[0]).toMatchObject({ ok: false, status: 404, attempts: 1, error: { code: 'http_status', retryable: false } });
-    expect((await stats(scope)).requests).toBe(1);
+    expect((await stats(scope)).log.map((e) => e.status)).toEqual([503, 200]);
   });
 
   it('Should make exactly one attempt with `retries: 0`', async () => {
     const scope = newScope('retries0');
     const { results } = await fanout({ urls: [originUrl(scope, 'flaky?fails=1&code=503')], retries: 0 });
     expect(results[0]).toMatchObject({ ok: false, status: 503, attempts: 1, error: { code: 'http_status' } });
-    expect((await stats(scope)).requests).toBe(1);
+    expect((await stats(scope)).log.map((e) => e.status)).toEqual([503]);
   });
 
-  it('Should wait at least `Retry-After` seconds before retrying a 429', async () => {
+  // From here on, on the engine with a recorded `sleep`: the rule is the wait itself, so the test checks the waits asked for.
+  it.each([
+    [125, 0],
+    [250, 1],
+  ])('Should wait %i ms before retrying a 503 when the jitter draws %i (equal jitter on the 250 ms base), then succeed', async (ms, draw) => {
+    const scope = newScope('backoff');
+    const { results, waits } = await runRecorded([originUrl(scope, 'flaky?fails=1&code=503')], {}, { random: () => draw });
+    expect(waits).toEqual([ms]);
+    expect(results[0]).toMatchObject({ ok: true, status: 200, attempts: 2, title: 'recovered' });
+    expect((await stats(scope)).log.map((e) => e.status)).toEqual([503, 200]);
+  });
+
+  it('Should retry a reset connection once by default, after a 125 ms backoff (jitter 0), then report it as retryable `network`', async () => {
+    const scope = newScope('reset');
+    const { results, waits } = await runRecorded([originUrl(scope, 'reset')], {}, { random: () => 0 });
+    expect(waits).toEqual([125]);
+    expect(results[0]).toMatchObject({ ok: false, status: null, attempts: 2, error: { code: 'network', retryable: true } });
+    expect((await stats(scope)).requests).toBe(2);
+  });
+
+  it('Should give up after `retries` + 1 attempts, doubling the backoff each time (125, 250, 500 ms at jitter 0), with a retryable `http_status`', async () => {
+    const scope = newScope('flaky5');
+    const { results, waits } = await runRecorded([originUrl(scope, 'flaky?fails=5&code=503')], { retries: 3 }, { random: () => 0 });
+    expect(waits).toEqual([125, 250, 500]);
+    expect(results[0]).toMatchObject({ ok: false, status: 503, attempts: 4, error: { code: 'http_status', retryable: true } });
+    expect((await stats(scope)).log.map((e) => e.status)).toEqual([503, 503, 503, 503]);
+  });
+
+  it('Should not wait or retry after a 404', async () => {
+    const scope = newScope('404');
+    const { results, waits } = await runRecorded([originUrl(scope, 'status/404')], {});
+    expect(waits).toEqual([]);
+    expect(results[0]).toMatchObject({ ok: false, status: 404, attempts: 1, error: { code: 'http_status', retryable: false } });
+    expect((await stats(scope)).log.map((e) => e.status)).toEqual([404]);
+  });
+
+  it.each([1, 10])('Should wait exactly the `Retry-After: %i` seconds a 429 asks for (the cap is 10 s), instead of the backoff, then retry', async (seconds) => {
     const scope = newScope('retry-after');
-    const { results } = await fanout({ urls: [originUrl(scope, 'retry-after?fails=1&seconds=1')] });
+    // At jitter 1 the backoff would be 250 ms: only `Retry-After` gives the wait below.
+    const { results, waits } = await runRecorded([originUrl(scope, `retry-after?fails=1&seconds=${seconds}`)], {}, { random: () => 1 });
+    expect(waits).toEqual([seconds * 1000]);
     expect(results[0]).toMatchObject({ ok: true, attempts: 2, title: 'after 429' });
-    const { log } = await stats(scope);
-    expect(log).toHaveLength(2);
-    expect(log[1]!.t - log[0]!.t).toBeGreaterThanOrEqual(1000);
+    expect((await stats(scope)).log.map((e) => e.status)).toEqual([429, 200]);
   });
 
-  it.each([11, 60])('Should not retry when `Retry-After: %i` asks for longer than the 10 s cap', async (seconds) => {
+  it.each([11, 60])('Should neither wait nor retry when `Retry-After: %i` asks for longer than the 10 s cap', async (seconds) => {
     const scope = newScope('retry-after-long');
     // The deadline is far enough off that only the cap can stop the wait.
-    const { results, stats: batch } = await fanout({ urls: [originUrl(scope, `retry-after?fails=1&seconds=${seconds}`)], deadlineMs: 120_000 });
+    const { results, waits, stats: batch } = await runRecorded([originUrl(scope, `retry-after?fails=1&seconds=${seconds}`)], { deadlineMs: 120_000 });
+    expect(waits).toEqual([]);
     expect(results[0]).toMatchObject({ ok: false, status: 429, attempts: 1, error: { code: 'http_status', retryable: true } });
     expect(batch.deadlineReached).toBe(false);
-    expect((await stats(scope)).requests).toBe(1);
+    expect((await stats(scope)).log.map((e) => e.status)).toEqual([429]);
   });
 
-  it('Should not wait for `Retry-After` past the deadline, answering the 429 instead of `deadline`', async () => {
+  it.each([
+    { at: 1999, waits: [1000], result: { ok: true, status: 200, attempts: 2 }, statuses: [429, 200] },
+    // Without the wait, the 429 it had is the answer, not `deadline`.
+    { at: 2000, waits: [], result: { ok: false, status: 429, attempts: 1, error: { code: 'http_status' } }, statuses: [429] },
+  ])('Should wait for `Retry-After: 1` only if the wait ends before the deadline: a 429 at $at ms of a 3000 ms deadline waits $waits', async ({ at, waits: expected, result, statuses }) => {
     const scope = newScope('retry-after-deadline');
-    const { results, stats: batch } = await fanout({ urls: [originUrl(scope, 'retry-after?fails=1&seconds=5')], deadlineMs: 3000 });
-    expect(results[0]).toMatchObject({ ok: false, status: 429, attempts: 1, error: { code: 'http_status' } });
+    // The batch's clock starts at 0 and reads `at` once the origin has answered.
+    let clock = 0;
+    const fetchAt = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const response = await fetch(input, init);
+      clock = at;
+      return response;
+    }) as typeof fetch;
+    const { results, waits, stats: batch } = await runRecorded([originUrl(scope, 'retry-after?fails=1&seconds=1')], { deadlineMs: 3000 }, { now: () => clock, fetch: fetchAt });
+    expect(waits).toEqual(expected);
+    expect(results[0]).toMatchObject(result);
     expect(batch.deadlineReached).toBe(false);
-    expect((await stats(scope)).requests).toBe(1);
+    expect((await stats(scope)).log.map((e) => e.status)).toEqual(statuses);
+  });
+
+  // runRecorded()'s sleep never rejects, so it cannot show the abort path. This one rejects with the signal's reason when
+  // the batch signal aborts, as the real one does, and never ends by itself: only the abort can end the wait.
+  it('Should stop retrying as soon as the batch signal aborts during the wait, sending nothing more and keeping the 503 it had', async () => {
+    const scope = newScope('abort-wait');
+    const controller = new AbortController();
+    const waits: number[] = [];
+    let asked!: () => void;
+    const waiting = new Promise<void>((resolve) => (asked = resolve));
+    const sleep = (ms: number, signal: AbortSignal) => {
+      waits.push(ms);
+      asked();
+      return new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    };
+    const batch = runBatch([originUrl(scope, 'flaky?fails=1&code=503')], engineOptions({}), { signal: controller.signal, sleep, random: () => 0 });
+    // A batch that ends without asking for a wait fails the check on `waits` below instead of hanging here.
+    await Promise.race([waiting, batch]);
+    controller.abort();
+    const { results, stats: totals } = await batch;
+    expect(waits).toEqual([125]);
+    expect(results[0]).toMatchObject({ ok: false, status: 503, attempts: 1, error: { code: 'http_status' } });
+    expect(totals.deadlineReached).toBe(false);
+    expect((await stats(scope)).log.map((e) => e.status)).toEqual([503]);
   });
 });
 
@@ -436,12 +506,23 @@ describe('body', () => {
 
   it('Should cancel after an early stop when the remainder is large, even with more URLs for the host queued', async () => {
     const scope = newScope('no-reuse-huge');
-    const { results } = await fanout({ urls: many(scope, 'huge?mb=200', 3), concurrency: 1, maxBytes: 5_242_880 });
-    expect(results.every((r) => r.ok && r.truncated && r.title === 'Huge page')).toBe(true);
+    // One page at a time to 127.0.0.1 (perHost 1), so the first two each have another page queued behind them. The held
+    // `gate` is on the other host: it keeps the batch (and the invocation) alive, so the closes seen below are fanout
+    // cancelling, not the runtime tearing down a finished invocation. maxBytes is at its 5 MiB maximum, so the early
+    // stop, not the cap, is what ends each read.
+    const pages = many(scope, 'huge?mb=200', 3);
+    const answer = fanout({ urls: [...pages, originUrl(scope, 'gate', '127.0.0.2')], concurrency: 2, perHost: 1, maxBytes: 5 * MIB });
+    const s = await waitForStats(scope, (s) => s.closedEarly === 3 && s.held === 1 && s.inFlight === 1);
+    expect(s.bytesSent).toBeLessThan(3 * 16 * MIB);
+    // Each page's connection was closed, not kept for the next one.
+    const pageConnections = s.log.filter((e) => e.host === '127.0.0.1').map((e) => e.connection);
+    expect(new Set(pageConnections).size).toBe(3);
+    await release(scope);
+    const { results } = await answer;
+    expect(results.slice(0, 3).every((r) => r.ok && r.truncated && r.title === 'Huge page')).toBe(true);
     // What was read: the head and snippet, then at most the 64 KiB remainder allowance.
-    expect(results.every((r) => r.bytes < 256 * 1024)).toBe(true);
-    const s = await waitForStats(scope, (s) => s.inFlight === 0 && s.closedEarly === 3);
-    expect(new Set(s.log.map((e) => e.connection)).size).toBe(3);
+    expect(results.slice(0, 3).every((r) => r.bytes < 256 * 1024)).toBe(true);
+    expect(results[3]).toMatchObject({ ok: true, title: 'gate' });
   });
 
   it('Should cancel at once after an early stop when no other URL for the host is queued', async () => {

@@ -38,7 +38,7 @@ export interface OriginLogEntry {
   body?: string;
   /** Every request header, for routes that keep them (`hook`); repeated headers joined with ", ". */
   allHeaders?: Record<string, string>;
-  /** The status the route answered with, for routes that record it (`versioned`, `hook`). */
+  /** The status the route answered with, for routes that record it (`versioned`, `hook`, `status`, `flaky`, `retry-after`). */
   status?: number;
 }
 
@@ -464,20 +464,25 @@ const ROUTES: Record<string, Route> = {
   status(ctx, rest) {
     const code = Number(rest);
     if (!Number.isInteger(code) || code < 200 || code > 599) return notFound(ctx.res, `origin: bad status ${JSON.stringify(rest)}`);
+    ctx.entry.status = code;
     sendSmallHtml(ctx, code, `status ${code}`);
   },
 
   flaky(ctx) {
     const fails = intKnob(ctx.knobs, 'fails', 1);
     const code = intKnob(ctx.knobs, 'code', 503, 200);
-    if (hit(ctx) <= fails) return sendSmallHtml(ctx, code, `status ${code}`);
+    const failed = hit(ctx) <= fails;
+    ctx.entry.status = failed ? code : 200;
+    if (failed) return sendSmallHtml(ctx, code, `status ${code}`);
     sendHtml(ctx, 200, renderPage({ title: 'recovered' }));
   },
 
   'retry-after'(ctx) {
     const fails = intKnob(ctx.knobs, 'fails', 1);
     const seconds = intKnob(ctx.knobs, 'seconds', 1);
-    if (hit(ctx) <= fails) {
+    const failed = hit(ctx) <= fails;
+    ctx.entry.status = failed ? 429 : 200;
+    if (failed) {
       // RFC 9110 §10.2.3 allows delay-seconds or an HTTP-date; `form=date` sends the latter.
       const value = ctx.knobs.get('form') === 'date' ? new Date(Date.now() + seconds * 1000).toUTCString() : String(seconds);
       return sendSmallHtml(ctx, 429, 'status 429', { 'retry-after': value });
