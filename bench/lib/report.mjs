@@ -184,7 +184,7 @@ export function svg(meta, scenarios, summaries, contenders) {
   const ph = 48 + contenders.length * (barH + 8) + 22;
   const top = 64;
   const width = cols * pw + 20;
-  const height = top + Math.ceil(panels.length / cols) * ph + 50;
+  const height = top + Math.ceil(panels.length / cols) * ph + (meta.baseline ? 66 : 50);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
@@ -197,7 +197,7 @@ export function svg(meta, scenarios, summaries, contenders) {
     const present = contenders.filter((c) => get(p.scenario, c));
     const values = present.map((c) => p.value(get(p.scenario, c)));
     const max = p.max ?? Math.max(...values.filter((v) => v !== null), p.target ?? 0) * 1.15;
-    const labelW = 86;
+    const labelW = contenders.some((c) => c.length > 13) ? 104 : 86;
     const plotW = pw - labelW - 30;
     parts.push(`<text x="${x0 + 4}" y="${y0 + 18}" font-weight="600">${esc(p.title)}</text>`);
     parts.push(`<text x="${x0 + pw - 24}" y="${y0 + 18}" text-anchor="end" fill="#777">${p.better} is better</text>`);
@@ -225,6 +225,7 @@ export function svg(meta, scenarios, summaries, contenders) {
       parts.push(`<text x="${tx.toFixed(1)}" y="${yb + 11}" text-anchor="middle" fill="#c00" font-size="10">target ${p.better === 'lower' ? '≤' : '≥'} ${p.target}</text>`);
     }
   });
+  if (meta.baseline) parts.push(`<text x="14" y="${height - 44}" fill="#555" font-size="11">fanout-baseline: the Worker of commit ${esc(meta.baseline)}, bare, in the same rounds (an A/B of two commits)</text>`);
   parts.push(`<text x="14" y="${height - 28}" fill="#555" font-size="11">fanout: under wrangler dev · fanout-bare: the deploy bundle in bare workerd · fanout-single: bare, without scale-out (one invocation)</text>`);
   parts.push(`<text x="14" y="${height - 12}" fill="#777" font-size="11">${esc(meta.machineLine)}</text>`);
   parts.push('</svg>');
