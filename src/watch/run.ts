@@ -111,7 +111,7 @@ function entryFor(index: number, raw: PageResult, before: StoredPrevious | null)
 }
 
 /** The run's counts, computed from its entries. */
-export function countEntries(entries: readonly RunEntry[]): Omit<RunStats, keyof BatchStats> {
+function countEntries(entries: readonly RunEntry[]): Omit<RunStats, keyof BatchStats> {
   const count = (test: (entry: RunEntry) => boolean) => entries.filter(test).length;
   return {
     changed: count((e) => e.changed),
