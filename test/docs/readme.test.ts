@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LIMIT_VARS } from '../../src/config';
 import { DEFAULT_LIMITS, DEFAULTS, VERSION } from '../../src/engine/options';
+import { PROBLEM_KINDS } from '../../src/errors';
+import { ERROR_CODES } from '../../src/result';
 import { WATCH_DEFAULTS } from '../../src/watch/settings';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -69,6 +71,21 @@ describe('README Configuration table', () => {
     ['RUN_RETENTION', WATCH_DEFAULTS.retention],
   ])('Should give the default of %s the code has', (name, value) => {
     expect(rows.get(name)?.[0]).toBe(`\`"${value}"\``);
+  });
+});
+
+describe('README Errors', () => {
+  const errors = section('Errors');
+
+  it('Should list every per-URL error code the code has, and no other', () => {
+    const listed = [...errors.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
+    expect(listed.sort()).toEqual([...ERROR_CODES].sort());
+  });
+
+  it('Should list every problem type with the status its kind fixes, and no other', () => {
+    const listed = [...errors.matchAll(/^\| (\d{3}) \| `([a-z-]+)` \|/gm)].map((m) => [m[2], Number(m[1])]);
+    expect(Object.fromEntries(listed)).toEqual(Object.fromEntries(Object.entries(PROBLEM_KINDS).map(([kind, { status }]) => [kind, status])));
+    expect(listed).toHaveLength(Object.keys(PROBLEM_KINDS).length);
   });
 });
 
