@@ -27,6 +27,31 @@ export interface ResultError {
   retryable: boolean;
 }
 
+/** A feed a page advertises with `<link rel="alternate">`. */
+export interface FeedLink {
+  url: string;
+  /** Its media type as the page gives it (`application/rss+xml`, `application/atom+xml`, `application/feed+json`, ...). */
+  type: string;
+  title: string | null;
+}
+
+/** The metadata fields whose source `provenance` names. */
+export type MetadataField =
+  | 'title'
+  | 'description'
+  | 'lang'
+  | 'canonical'
+  | 'image'
+  | 'siteName'
+  | 'author'
+  | 'published'
+  | 'modified'
+  | 'icon'
+  | 'type';
+
+/** Per field: the source that gave the value, and every source that offered one, in the order they are tried. */
+export type Sources = Partial<Record<MetadataField, { from: string; candidates: { from: string; value: string }[] }>>;
+
 /** The fields fanout reads from a page. */
 export interface PageFields {
   title: string | null;
@@ -36,8 +61,21 @@ export interface PageFields {
   canonical: string | null;
   image: string | null;
   siteName: string | null;
+  /** People who wrote the page, joined with ", " (never "By ...", never a URL). */
+  author: string | null;
+  /** ISO 8601: a date (`2024-03-05`) or a UTC date-time. */
+  published: string | null;
+  modified: string | null;
+  /** The site's icon: the best `<link rel=icon|apple-touch-icon>`, else `/favicon.ico` (not fetched). */
+  icon: string | null;
+  /** og:type, or the JSON-LD @type of the page's main entity. */
+  type: string | null;
+  /** Feeds the page advertises. */
+  feeds: FeedLink[];
   /** Hash of all visible text (only when `hashText` is asked for), to notice changes past the snippet. */
   textHash?: string;
+  /** Where each metadata field came from (only with `provenance`). */
+  sources?: Sources;
 }
 
 /** A page that gave nothing (a binary body, no body, a failure). */
@@ -49,6 +87,12 @@ export const EMPTY_FIELDS: Readonly<PageFields> = {
   canonical: null,
   image: null,
   siteName: null,
+  author: null,
+  published: null,
+  modified: null,
+  icon: null,
+  type: null,
+  feeds: [],
 };
 
 /** One URL's answer. */

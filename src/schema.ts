@@ -66,6 +66,7 @@ export function buildRequestSchema(limits: Limits) {
       snippetLength: int('snippetLength', 0, limits.maxSnippetLength),
       selector: text('selector', z.refine(isValidSelector, 'selector is not a CSS selector HTMLRewriter supports')),
       query: text('query'),
+      provenance: z.optional(z.boolean({ error: 'provenance must be true or false' })),
     },
     { error: 'the request body must be a JSON object' },
   );
@@ -82,6 +83,9 @@ export const requestSchemaFor = perObject((env: Env) => buildRequestSchema(limit
 
 /** GET options that are numbers in the schema: the query's text is converted when it looks like one. */
 const NUMERIC_KEYS: ReadonlySet<string> = new Set(['concurrency', 'perHost', 'timeoutMs', 'deadlineMs', 'maxBytes', 'retries', 'maxRedirects', 'snippetLength']);
+
+/** GET options that are booleans in the schema: `true` and `false` are converted (anything else is left for the schema to name). */
+const BOOLEAN_KEYS: ReadonlySet<string> = new Set(['provenance']);
 
 /** Query parameters that may repeat: each `url` (or `urls`) adds a URL. */
 const REPEATABLE: ReadonlySet<string> = new Set(['url', 'urls']);
@@ -104,6 +108,7 @@ export function queryToRequest(params: URLSearchParams): QueryObject {
   for (const key of Object.keys(request)) {
     const value = request[key] as string;
     if (NUMERIC_KEYS.has(key) && /^-?\d+(\.\d+)?$/.test(value.trim())) request[key] = Number(value);
+    else if (BOOLEAN_KEYS.has(key) && (value === 'true' || value === 'false')) request[key] = value === 'true';
   }
   if (urls.length > 0) request.urls = urls;
   return { request, repeated };

@@ -254,6 +254,7 @@ class PageAttempt {
       selector: options.selector,
       query: options.query,
       hashText: options.hashText,
+      provenance: options.provenance,
       pageUrl: this.#current.href,
     };
     let found;

@@ -32,6 +32,8 @@ export const DEFAULTS = {
   maxRedirects: 5,
   /** Characters of snippet text: a link preview's worth. */
   snippetLength: 300,
+  /** Results name their metadata sources only when asked: `sources` is for link previews that choose. */
+  provenance: false,
 } as const;
 
 /** Service-wide maxima; a deployment sets them with the vars named in `LIMIT_VARS` (src/config.ts). */
@@ -94,6 +96,8 @@ export interface RequestOptions {
   selector?: string | undefined;
   /** Take the window of text that best matches these words. */
   query?: string | undefined;
+  /** Add `sources`: which tag gave each metadata field, and the other candidates. */
+  provenance?: boolean | undefined;
 }
 
 /** Settings of the deployment that are not request options. */
@@ -115,6 +119,7 @@ export interface FetchOptions extends ServiceSettings {
   snippetLength: number;
   selector: string | undefined;
   query: string | undefined;
+  provenance: boolean;
   /** Hash all visible text into `textHash` (watch lists; not a request option). */
   hashText?: boolean;
 }
@@ -135,6 +140,7 @@ export function normalizeOptions(request: RequestOptions, settings: ServiceSetti
     snippetLength: request.snippetLength ?? Math.min(DEFAULTS.snippetLength, limits.maxSnippetLength),
     selector: request.selector,
     query: request.query,
+    provenance: request.provenance ?? DEFAULTS.provenance,
     userAgent: settings.userAgent,
     allowPrivate: settings.allowPrivate,
   };

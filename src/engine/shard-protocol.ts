@@ -147,6 +147,7 @@ const OPTION_CHECKS: Record<keyof FetchOptions, (value: unknown) => boolean> = {
   snippetLength: isNumber,
   selector: orAbsent(isString),
   query: orAbsent(isString),
+  provenance: isBoolean,
   userAgent: isString,
   allowPrivate: isBoolean,
   hashText: orAbsent(isBoolean),

@@ -51,9 +51,11 @@ export function htmlInput(
           if (rest === null) return controller.close();
           if (rest.byteLength <= HTML_SLICE_BYTES) {
             controller.enqueue(rest);
+            stop.bytes += rest.byteLength;
             rest = null;
           } else {
             controller.enqueue(rest.subarray(0, HTML_SLICE_BYTES));
+            stop.bytes += HTML_SLICE_BYTES;
             rest = rest.subarray(HTML_SLICE_BYTES);
           }
           readAhead();

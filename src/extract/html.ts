@@ -1,5 +1,6 @@
 import type { PageFields } from '../result';
-import { bestWindow, cleanValue, cutAtWord, decodeText, queryTerms, TextBuffer, TextHash, tidy } from './text';
+import { PageMetadata } from './metadata';
+import { bestWindow, cutAtWord, decodeText, queryTerms, TextBuffer, TextHash, tidy } from './text';
 
 export interface SnippetOptions {
   snippetLength: number;
@@ -9,11 +10,18 @@ export interface SnippetOptions {
   query?: string | undefined;
   /** Also hash all visible text (watch lists use it for change detection). */
   hashText?: boolean | undefined;
+  /** Name the source of every metadata field in `sources`. */
+  provenance?: boolean | undefined;
 }
 
-/** Set by extractHtml once the page has given what was asked for; its input ends at the next pull. */
+/**
+ * Shared by extractHtml and its input: `requested` is set once the page has
+ * given what was asked for (the input ends at its next pull); `bytes` counts
+ * what the input has handed the rewriter.
+ */
 export interface StopFlag {
   requested: boolean;
+  bytes: number;
 }
 
 /**
@@ -25,8 +33,10 @@ const RAW_TEXT = 'script, style';
 const HIDDEN = 'noscript, template, svg, math, iframe, object, select, datalist';
 
 /** Elements that start a new block of text: "a</p><p>b" must read "a b". */
-const BLOCKS =
-  'address, article, aside, blockquote, body, caption, dd, details, dialog, div, dl, dt, fieldset, figcaption, figure, footer, form, h1, h2, h3, h4, h5, h6, header, li, main, nav, ol, p, pre, section, summary, table, tbody, td, tfoot, th, thead, tr, ul, option, label, button';
+const BLOCK_TAGS: ReadonlySet<string> = new Set(
+  'address article aside blockquote body caption dd details dialog div dl dt fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header li main nav ol p pre section summary table tbody td tfoot th thead tr ul option label button'.split(' '),
+);
+const BLOCKS = [...BLOCK_TAGS].join(', ');
 
 /**
  * Void elements that separate text like blocks. They have no end tag, so they separate once,
@@ -51,7 +61,7 @@ export async function extractHtml(
   body: ReadableStream<Uint8Array>,
   pageUrl: string,
   options: SnippetOptions,
-  stop: StopFlag = { requested: false },
+  stop: StopFlag = { requested: false, bytes: 0 },
 ): Promise<PageFields> {
   const page = new PageReader(options, stop);
   const out = page.rewriter().transform(new Response(body, { headers: { 'content-type': 'text/html; charset=utf-8' } }));
@@ -87,45 +97,6 @@ function atEnd(element: Element, fn: () => void): void {
     element.onEndTag(() => fn());
   } catch {
     fn();
-  }
-}
-
-/** Resolves a URL found in the page against the page's base; only http(s) results are kept. */
-function resolveUrl(value: string | null, base: string): string | null {
-  if (!value) return null;
-  try {
-    const url = new URL(value, base);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
-  } catch {
-    return null;
-  }
-}
-
-/** What the head (and the <html> tag) say about the page: the first value of each wins. */
-class HeadTags {
-  readonly metas = new Map<string, string>();
-  lang: string | null = null;
-  baseHref: string | null = null;
-  canonical: string | null = null;
-  /** The first <title>'s raw text, as its chunks arrive; null until one is seen. */
-  titleRaw: string | null = null;
-
-  /** The first non-empty value among meta `keys`, cleaned. */
-  meta(...keys: string[]): string | null {
-    for (const key of keys) {
-      const value = cleanValue(this.metas.get(key));
-      if (value) return value;
-    }
-    return null;
-  }
-
-  addMeta(el: Element): void {
-    const content = el.getAttribute('content');
-    if (content === null) return;
-    const key = (el.getAttribute('property') ?? el.getAttribute('name') ?? el.getAttribute('itemprop'))?.trim().toLowerCase();
-    if (key && !this.metas.has(key)) this.metas.set(key, content);
-    const equiv = el.getAttribute('http-equiv')?.trim().toLowerCase();
-    if (equiv === 'content-language' && !this.metas.has('content-language')) this.metas.set('content-language', content);
   }
 }
 
@@ -167,22 +138,50 @@ class TextSink {
   }
 }
 
+/**
+ * Once the head is read and the snippet is full, a page that still lacks a
+ * title, a description, or (an article) its author or date is read on for at
+ * most this many more bytes: the h1, the first paragraph, the byline and its
+ * `<time>` sit near the top of the content.
+ */
+export const MORE_METADATA_BYTES = 49_152;
+
+/** Elements whose paragraphs are never the page's description. */
+const CHROME: ReadonlySet<string> = new Set(['nav', 'footer', 'aside', 'form']);
+
+/** Paragraphs that describe the site's machinery, not the page. */
+const BOILERPLATE = /\bcookies?\b|\bconsent\b|enable javascript|your browser/i;
+
+/** Longest text kept of one paragraph, h1 or byline while it is read. */
+const CAPTURE_MAX_CHARS = 4_000;
+
 /** One page's reading: the rewriter's handlers and what they collect. */
 class PageReader {
-  readonly #head = new HeadTags();
+  readonly #meta = new PageMetadata();
   readonly #visible: TextSink;
   /** Text of the elements `selector` matches, when there is one. */
   readonly #selected: TextSink | null;
   /** Open elements whose text is not visible (script, style, template, ...). */
   #hidden = 0;
+  /** Open nav, footer, aside and form elements. */
+  #chrome = 0;
   #inHead = false;
   #inTitle = false;
-  /** True once the head is over (its end tag, <body>, or a block element seen). */
+  /** True once a `<head>` start tag was seen: a block after it closes the head, as a browser's parser would. */
+  #sawHead = false;
+  /** True once the head is over: its end tag, `<body>`, or a block element after `<head>`. */
   #headDone = false;
+  /** The paragraph, h1 and byline being read, when one is (their raw text). */
+  #paragraph: string | null = null;
+  #h1: string | null = null;
+  #byline: string | null = null;
+  /** `stop.bytes` when the head and the snippet were first both in. */
+  #satisfiedAt: number | null = null;
   /**
    * Early stop: with no selector, query or text hash, the page has nothing more
-   * to give once the head is read and the snippet is full (metadata lives in
-   * <head>; the snippet is the first visible text). Saves CPU and bandwidth.
+   * to give once the head is read, the snippet is full, and the metadata a
+   * preview needs is in (or MORE_METADATA_BYTES did not bring it). Saves CPU
+   * and bandwidth.
    */
   readonly #stopEarly: boolean;
 
@@ -208,7 +207,12 @@ class PageReader {
    */
   #stopIfEnough(): void {
     if (this.stop.requested || !this.#stopEarly || !this.#headDone) return;
-    if (this.options.snippetLength === 0 || this.#visible.buffer.full) this.stop.requested = true;
+    if (this.options.snippetLength > 0 && !this.#visible.buffer.full) return;
+    this.#satisfiedAt ??= this.stop.bytes;
+    const wants = this.#meta.wants();
+    if ((!wants.title && !wants.description && !wants.byline) || this.stop.bytes - this.#satisfiedAt >= MORE_METADATA_BYTES) {
+      this.stop.requested = true;
+    }
   }
 
   /** "a</p><p>b" reads "a b": a block's start and end separate the text on each side. */
@@ -217,40 +221,107 @@ class PageReader {
     this.#selected?.separate();
   };
 
-  /** A block (or <body>) also means the head is over, even when </head> was left out. */
-  #blockBoundary(): void {
-    this.#inHead = false;
-    this.#headDone = true;
-    this.#separate();
-  }
-
   /** Counts an element whose text is not visible until its end tag. */
   #hide(el: Element): void {
     this.#hidden++;
     atEnd(el, () => this.#hidden--);
   }
 
+  /**
+   * A block element. Its text is visible (the head, if open, is over); after a
+   * `<head>` start tag, a block closes the head as a browser's parser does.
+   * Blocks before any `<head>` (an injected `<div>`) leave the head to come.
+   * lol-html keeps one end-tag handler per element, so everything a block's
+   * end means is done here: the separation, and the first h1, prose paragraph
+   * and block-level byline it captured.
+   */
+  #onBlock(el: Element): void {
+    const tag = el.tagName;
+    const meta = this.#meta;
+    this.#inHead = false;
+    if (this.#sawHead || tag === 'body') this.#headDone = true;
+    this.#separate();
+    if (tag === 'article') meta.sawArticle = true;
+    const chrome = CHROME.has(tag);
+    if (chrome) this.#chrome++;
+    const paragraph = tag === 'p' && meta.paragraph === null && this.#chrome === 0 && this.#paragraph === null;
+    if (paragraph) this.#paragraph = '';
+    const h1 = tag === 'h1' && meta.h1 === null && this.#h1 === null && this.#hidden === 0;
+    if (h1) this.#h1 = '';
+    const byline = this.#bylineStart(el);
+    atEnd(el, () => {
+      this.#separate();
+      if (chrome) this.#chrome--;
+      if (paragraph) {
+        const text = decodeText(this.#paragraph ?? '');
+        this.#paragraph = null;
+        if (!BOILERPLATE.test(text)) meta.offerParagraph(text);
+      }
+      if (h1) meta.h1 ??= this.#take('#h1');
+      if (byline) byline(this.#take('#byline'));
+    });
+    this.#stopIfEnough();
+  }
+
+  /**
+   * An author's name in the content: `<a rel="author">` or an element with
+   * `itemprop="author"` (its `content`, else its text). Starts capturing its
+   * text and answers what to do with it at the end tag, or null.
+   */
+  #bylineStart(el: Element): ((text: string | null) => void) | null {
+    const meta = this.#meta;
+    const itemprop = el.getAttribute('itemprop') === 'author';
+    const rel = el.tagName === 'a' && !itemprop && /(^|\s)author(\s|$)/i.test(el.getAttribute('rel') ?? '');
+    if (!itemprop && !rel) return null;
+    const content = el.getAttribute('content');
+    if (itemprop && content !== null) {
+      meta.addItemprop('author', content);
+      return null;
+    }
+    if (this.#byline !== null || (itemprop ? meta.itemprops.has('author') : meta.relAuthor !== null)) return null;
+    this.#byline = '';
+    return (text) => {
+      if (!text) return;
+      if (itemprop) meta.addItemprop('author', text);
+      else meta.relAuthor ??= text;
+    };
+  }
+
+  /** The captured text of an h1 or byline, tidied; the capture ends. */
+  #take(slot: '#h1' | '#byline'): string | null {
+    const raw = slot === '#h1' ? this.#h1 : this.#byline;
+    if (slot === '#h1') this.#h1 = null;
+    else this.#byline = null;
+    return tidy(decodeText(raw ?? ''));
+  }
+
   #onText(chunk: Text): void {
     if (this.stop.requested) return;
-    if (this.#inTitle) this.#head.titleRaw += chunk.text;
-    if (this.#hidden > 0 || this.#inHead || this.#inTitle || this.#visible.sated) return;
-    if (this.#visible.add(chunk.text, chunk.lastInTextNode)) this.#stopIfEnough();
+    const { text } = chunk;
+    if (this.#inTitle) this.#meta.titleRaw += text;
+    if (this.#hidden > 0 || this.#inHead || this.#inTitle) return;
+    if (this.#paragraph !== null && this.#paragraph.length < CAPTURE_MAX_CHARS) this.#paragraph += text;
+    if (this.#h1 !== null && this.#h1.length < CAPTURE_MAX_CHARS) this.#h1 += text;
+    if (this.#byline !== null && this.#byline.length < CAPTURE_MAX_CHARS) this.#byline += text;
+    if (this.#visible.sated) return;
+    if (this.#visible.add(text, chunk.lastInTextNode)) this.#stopIfEnough();
   }
 
   /** The rewriter with every handler this page's options need. */
   rewriter(): HTMLRewriter {
-    const head = this.#head;
+    const meta = this.#meta;
     const live = () => !this.stop.requested;
     const rewriter = new HTMLRewriter()
       .on('html', {
         element: (el) => {
-          if (live()) head.lang ??= el.getAttribute('lang') ?? el.getAttribute('xml:lang');
+          if (live()) meta.lang ??= el.getAttribute('lang') ?? el.getAttribute('xml:lang');
         },
       })
       .on('head', {
         element: (el) => {
           if (!live()) return;
           this.#inHead = true;
+          this.#sawHead = true;
           atEnd(el, () => {
             this.#inHead = false;
             this.#headDone = true;
@@ -260,33 +331,68 @@ class PageReader {
       })
       .on('base[href]', {
         element: (el) => {
-          if (live()) head.baseHref ??= el.getAttribute('href');
+          if (live()) meta.baseHref ??= el.getAttribute('href');
         },
       })
       .on('title', {
         element: (el) => {
           // The first <title> outside svg/template is the page's; an icon's <title> is not.
-          if (!live() || head.titleRaw !== null || this.#hidden > 0) return;
-          head.titleRaw = '';
+          if (!live() || meta.titleRaw !== null || this.#hidden > 0) return;
+          meta.titleRaw = '';
           this.#inTitle = true;
           atEnd(el, () => (this.#inTitle = false));
         },
       })
       .on('meta', {
         element: (el) => {
-          if (live()) head.addMeta(el);
+          if (live()) meta.addMeta(el);
         },
       })
       .on('link[rel][href]', {
         element: (el) => {
-          if (live() && el.getAttribute('rel')!.toLowerCase().split(/\s+/).includes('canonical')) head.canonical ??= el.getAttribute('href');
+          if (live()) meta.addLink(el);
+        },
+      })
+      .on('script[type="application/ld+json"]', {
+        // Its start and end are the RAW_TEXT handler's (one end-tag handler per element); its text is here.
+        text: (chunk) => {
+          if (live()) meta.addJsonLdText(chunk.text);
+        },
+      })
+      .on('a[rel~="author"], [itemprop="author"]', {
+        element: (el) => {
+          // Blocks capture in #onBlock, where their one end-tag handler lives.
+          if (!live() || BLOCK_TAGS.has(el.tagName)) return;
+          const byline = this.#bylineStart(el);
+          if (byline) atEnd(el, () => byline(this.#take('#byline')));
+        },
+      })
+      .on('[itemprop="datePublished"], [itemprop="dateModified"]', {
+        element: (el) => {
+          if (live()) meta.addItemprop(el.getAttribute('itemprop')!, el.getAttribute('content') ?? el.getAttribute('datetime'));
+        },
+      })
+      .on('time[datetime]', {
+        element: (el) => {
+          // The first <time>, or the first that says it is the publication date.
+          if (live() && (meta.time === null || el.hasAttribute('pubdate'))) meta.time = el.getAttribute('datetime');
         },
       })
       .on(RAW_TEXT, {
         element: (el) => {
+          if (!live()) return;
           // In <head> no text is kept, so a script or style there needs no end-tag handler (each costs
           // a call into JavaScript; heads carry dozens). A selector may match inside <head>: track it then.
-          if (live() && !(this.#inHead && !this.#selected)) this.#hide(el);
+          const hide = !(this.#inHead && !this.#selected);
+          const jsonLd = el.tagName === 'script' && el.getAttribute('type') === 'application/ld+json';
+          if (jsonLd) meta.startJsonLd();
+          if (hide) this.#hidden++;
+          if (hide || jsonLd) {
+            atEnd(el, () => {
+              if (hide) this.#hidden--;
+              if (jsonLd) meta.endJsonLd();
+            });
+          }
         },
       })
       .on(HIDDEN, {
@@ -296,16 +402,15 @@ class PageReader {
       })
       .on(BLOCKS, {
         element: (el) => {
-          if (!live()) return;
-          this.#blockBoundary();
-          atEnd(el, this.#separate);
-          this.#stopIfEnough();
+          if (live()) this.#onBlock(el);
         },
       })
       .on(VOID_BLOCKS, {
         element: () => {
           if (!live()) return;
-          this.#blockBoundary();
+          this.#inHead = false;
+          if (this.#sawHead) this.#headDone = true;
+          this.#separate();
           this.#stopIfEnough();
         },
       })
@@ -321,23 +426,17 @@ class PageReader {
     });
   }
 
-  /** The page's fields once the rewriter is done: URLs resolved, the snippet cut. */
+  /** The page's fields once the rewriter is done: metadata resolved, the snippet cut. */
   fields(pageUrl: string): PageFields {
     this.#visible.flush();
     this.#selected?.flush();
-    const head = this.#head;
-    const base = resolveUrl(head.baseHref, pageUrl) ?? pageUrl;
-    const imageRaw = head.meta('og:image', 'og:image:url', 'og:image:secure_url', 'twitter:image', 'twitter:image:src');
     const hash = this.#visible.hash;
+    const { sources, ...metadata } = this.#meta.resolve(pageUrl, this.options.provenance === true);
     return {
-      title: (head.titleRaw === null ? null : tidy(decodeText(head.titleRaw))) ?? head.meta('og:title', 'twitter:title'),
-      description: head.meta('description', 'og:description', 'twitter:description'),
+      ...metadata,
       snippet: this.#snippet(),
-      lang: cleanValue(head.lang, 64) ?? cleanValue(head.metas.get('content-language'), 64),
-      canonical: resolveUrl(cleanValue(head.canonical), base),
-      image: resolveUrl(imageRaw, base),
-      siteName: head.meta('og:site_name', 'application-name'),
       ...(hash ? { textHash: hash.digest() } : {}),
+      ...(sources ? { sources } : {}),
     };
   }
 

@@ -64,7 +64,7 @@ export async function extract(source: ChunkSource, contentType: string | null, o
 
   // The rewriter reports a failed input as an error of its own; answer with the input's (timeout, reset).
   let inputError: unknown;
-  const stop: StopFlag = { requested: false };
+  const stop: StopFlag = { requested: false, bytes: 0 };
   const stream = htmlInput(body, decision, stop, (error) => (inputError = error));
   try {
     return { fields: await extractHtml(stream, options.pageUrl, options, stop), charset: decision.encoding };

@@ -15,6 +15,11 @@ export const COMPARED_FIELDS = [
   'canonical',
   'image',
   'siteName',
+  'author',
+  'published',
+  'modified',
+  'icon',
+  'type',
   'snippet',
   'textHash',
 ] as const;
@@ -69,6 +74,7 @@ export function compare(previous: Previous | null, result: PageResult, notModifi
   if (notModified) return { changed: false, changes: [], state, content: previous?.content ?? null };
   const content = contentOf(result);
   if (!previous?.content) return { changed: false, changes: [], state, content };
-  const changes = COMPARED_FIELDS.filter((field) => previous.content![field] !== content[field]);
+  // A field the previous check did not record (it predates the field) is not a change.
+  const changes = COMPARED_FIELDS.filter((field) => field in previous.content! && previous.content![field] !== content[field]);
   return { changed: changes.length > 0, changes, state, content };
 }

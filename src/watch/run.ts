@@ -22,7 +22,7 @@ export interface ScheduledRun {
 }
 
 /** The fields carried forward from the previous check when the origin answers 304. */
-const CARRIED: (keyof Content)[] = ['finalUrl', 'title', 'description', 'lang', 'canonical', 'image', 'siteName', 'snippet', 'textHash'];
+const CARRIED: (keyof Content)[] = ['finalUrl', 'title', 'description', 'lang', 'canonical', 'image', 'siteName', 'author', 'published', 'modified', 'icon', 'type', 'snippet', 'textHash'];
 
 /** Runs every list that follows `run.cron` (all of them when it is null); returns the stored runs. */
 export async function runScheduled(env: Env, run: ScheduledRun): Promise<RunRecord[]> {
