@@ -120,6 +120,15 @@ describe('metadata found in the content', () => {
     expect((await stats(scope)).requests).toBe(1);
   });
 
+  it('Should stop looking for an article\'s missing date three paragraphs after its h1', async () => {
+    const scope = newScope('no-date');
+    const page = await fetchOne(fixtureUrl(scope, 'article-no-date.html'), { maxBytes: 1_000_000 });
+    expect(page).toMatchObject({ author: 'Kim Park', published: null, truncated: true });
+    // Three ~1 KB paragraphs past the head, the parser's 4 KiB slice and the 16 KiB look for the end:
+    // far short of the 48 KiB budget, and of the 200 KB page.
+    expect(page.bytes).toBeLessThan(40 * 1024);
+  });
+
   it('Should stop early on a page whose head has everything, as before', async () => {
     const scope = newScope('early-meta');
     const page = await fetchOne(originUrl(scope, 'page?size=200000'), { maxBytes: 262_144 });

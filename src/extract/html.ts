@@ -32,11 +32,24 @@ export interface StopFlag {
 const RAW_TEXT = 'script, style';
 const HIDDEN = 'noscript, template, svg, math, iframe, object, select, datalist';
 
-/** Elements that start a new block of text: "a</p><p>b" must read "a b". */
-const BLOCK_TAGS: ReadonlySet<string> = new Set(
-  'address article aside blockquote body caption dd details dialog div dl dt fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header li main nav ol p pre section summary table tbody td tfoot th thead tr ul option label button'.split(' '),
-);
-const BLOCKS = [...BLOCK_TAGS].join(', ');
+/**
+ * Elements that start a new block of text: "a</p><p>b" must read "a b". Each
+ * group has its own handler, so the handler knows the element's kind without
+ * asking it (a call into the runtime per element): the ones metadata cares
+ * about apart, the rest together.
+ */
+const BLOCK_GROUPS = {
+  p: 'p',
+  h1: 'h1',
+  article: 'article',
+  body: 'body',
+  /** Their paragraphs are never the page's description. */
+  chrome: 'nav, footer, aside, form',
+  other:
+    'address, blockquote, caption, dd, details, dialog, div, dl, dt, fieldset, figcaption, figure, h2, h3, h4, h5, h6, header, li, main, ol, pre, section, summary, table, tbody, td, tfoot, th, thead, tr, ul, option, label, button',
+} as const;
+type BlockKind = keyof typeof BLOCK_GROUPS;
+const BLOCK_TAGS: ReadonlySet<string> = new Set(Object.values(BLOCK_GROUPS).flatMap((group) => group.split(', ')));
 
 /**
  * Void elements that separate text like blocks. They have no end tag, so they separate once,
@@ -146,11 +159,14 @@ class TextSink {
  */
 export const MORE_METADATA_BYTES = 49_152;
 
-/** Elements whose paragraphs are never the page's description. */
-const CHROME: ReadonlySet<string> = new Set(['nav', 'footer', 'aside', 'form']);
-
 /** Paragraphs that describe the site's machinery, not the page. */
 const BOILERPLATE = /\bcookies?\b|\bconsent\b|enable javascript|your browser/i;
+
+/**
+ * A byline sits between the headline and the story: once this many paragraphs
+ * have ended after the first h1, a page that showed none is not read on for one.
+ */
+const BYLINE_PARAGRAPHS = 3;
 
 /** Longest text kept of one paragraph, h1 or byline while it is read. */
 const CAPTURE_MAX_CHARS = 4_000;
@@ -177,6 +193,10 @@ class PageReader {
   #byline: string | null = null;
   /** `stop.bytes` when the head and the snippet were first both in. */
   #satisfiedAt: number | null = null;
+  /** Paragraphs ended since the first h1 began (see BYLINE_PARAGRAPHS). */
+  #paragraphsAfterH1 = -1;
+  /** A byline capture a block element started, for its block handler to finish. */
+  #blockByline: ((text: string | null) => void) | null = null;
   /**
    * Early stop: with no selector, query or text hash, the page has nothing more
    * to give once the head is read, the snippet is full, and the metadata a
@@ -210,7 +230,8 @@ class PageReader {
     if (this.options.snippetLength > 0 && !this.#visible.buffer.full) return;
     this.#satisfiedAt ??= this.stop.bytes;
     const wants = this.#meta.wants();
-    if ((!wants.title && !wants.description && !wants.byline) || this.stop.bytes - this.#satisfiedAt >= MORE_METADATA_BYTES) {
+    const byline = wants.byline && this.#paragraphsAfterH1 < BYLINE_PARAGRAPHS;
+    if ((!wants.title && !wants.description && !byline) || this.stop.bytes - this.#satisfiedAt >= MORE_METADATA_BYTES) {
       this.stop.requested = true;
     }
   }
@@ -235,23 +256,30 @@ class PageReader {
    * end means is done here: the separation, and the first h1, prose paragraph
    * and block-level byline it captured.
    */
-  #onBlock(el: Element): void {
-    const tag = el.tagName;
+  #onBlock(el: Element, kind: BlockKind): void {
     const meta = this.#meta;
     this.#inHead = false;
-    if (this.#sawHead || tag === 'body') this.#headDone = true;
+    if (this.#sawHead || kind === 'body') this.#headDone = true;
     this.#separate();
-    if (tag === 'article') meta.sawArticle = true;
-    const chrome = CHROME.has(tag);
+    // A block that is also a byline (itemprop="author") was started by its own selector's handler, just before.
+    const byline = this.#blockByline;
+    this.#blockByline = null;
+    if (kind === 'other' && !byline) {
+      atEnd(el, this.#separate);
+      return this.#stopIfEnough();
+    }
+    if (kind === 'article') meta.sawArticle = true;
+    const chrome = kind === 'chrome';
     if (chrome) this.#chrome++;
-    const paragraph = tag === 'p' && meta.paragraph === null && this.#chrome === 0 && this.#paragraph === null;
+    const paragraph = kind === 'p' && meta.paragraph === null && this.#chrome === 0 && this.#paragraph === null;
     if (paragraph) this.#paragraph = '';
-    const h1 = tag === 'h1' && meta.h1 === null && this.#h1 === null && this.#hidden === 0;
+    const h1 = kind === 'h1' && meta.h1 === null && this.#h1 === null && this.#hidden === 0;
     if (h1) this.#h1 = '';
-    const byline = this.#bylineStart(el);
+    if (kind === 'h1' && this.#paragraphsAfterH1 < 0) this.#paragraphsAfterH1 = 0;
     atEnd(el, () => {
       this.#separate();
       if (chrome) this.#chrome--;
+      if (kind === 'p' && this.#paragraphsAfterH1 >= 0) this.#paragraphsAfterH1++;
       if (paragraph) {
         const text = decodeText(this.#paragraph ?? '');
         this.#paragraph = null;
@@ -311,6 +339,11 @@ class PageReader {
   rewriter(): HTMLRewriter {
     const meta = this.#meta;
     const live = () => !this.stop.requested;
+    const block = (kind: BlockKind) => ({
+      element: (el: Element) => {
+        if (live()) this.#onBlock(el, kind);
+      },
+    });
     const rewriter = new HTMLRewriter()
       .on('html', {
         element: (el) => {
@@ -361,10 +394,11 @@ class PageReader {
       })
       .on('a[rel~="author"], [itemprop="author"]', {
         element: (el) => {
-          // Blocks capture in #onBlock, where their one end-tag handler lives.
-          if (!live() || BLOCK_TAGS.has(el.tagName)) return;
+          if (!live()) return;
           const byline = this.#bylineStart(el);
-          if (byline) atEnd(el, () => byline(this.#take('#byline')));
+          // A block's one end-tag handler is its block handler's (#onBlock, which runs next): it finishes the capture.
+          if (BLOCK_TAGS.has(el.tagName)) this.#blockByline = byline;
+          else if (byline) atEnd(el, () => byline(this.#take('#byline')));
         },
       })
       .on('[itemprop="datePublished"], [itemprop="dateModified"]', {
@@ -400,11 +434,12 @@ class PageReader {
           if (live()) this.#hide(el);
         },
       })
-      .on(BLOCKS, {
-        element: (el) => {
-          if (live()) this.#onBlock(el);
-        },
-      })
+      .on(BLOCK_GROUPS.p, block('p'))
+      .on(BLOCK_GROUPS.h1, block('h1'))
+      .on(BLOCK_GROUPS.article, block('article'))
+      .on(BLOCK_GROUPS.body, block('body'))
+      .on(BLOCK_GROUPS.chrome, block('chrome'))
+      .on(BLOCK_GROUPS.other, block('other'))
       .on(VOID_BLOCKS, {
         element: () => {
           if (!live()) return;

@@ -167,8 +167,10 @@ export class PageMetadata {
       for (const { from, value } of candidates) {
         const cleaned = value == null ? null : clean(value);
         if (cleaned === null) continue;
-        seen.push({ from, value: cleaned });
         chosen ??= { from, value: cleaned };
+        // Without provenance the first usable value is the answer; the rest need not be cleaned.
+        if (!provenance) break;
+        seen.push({ from, value: cleaned });
       }
       if (provenance && chosen) sources[field] = { from: chosen.from, candidates: seen };
       return chosen?.value ?? null;
