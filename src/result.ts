@@ -27,6 +27,25 @@ export interface ResultError {
   retryable: boolean;
 }
 
+/**
+ * What a caller may ask for beyond the default fields (`formats`); each adds
+ * its field(s) to the result, and none costs anything unless asked for.
+ */
+export const FORMATS = ['links', 'jsonld'] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** One `<a href>` of a page (the `links` format). */
+export interface PageLink {
+  /** Absolute http(s) URL, without its fragment. */
+  url: string;
+  /** The anchor's text, else its `title` or `aria-label`; null when it has none. */
+  text: string | null;
+  /** The `rel` attribute's tokens, lower case, space separated; null without one. */
+  rel: string | null;
+  /** True when the link stays on the page's site (the final URL's host, a leading `www.` ignored). */
+  internal: boolean;
+}
+
 /** A feed a page advertises with `<link rel="alternate">`. */
 export interface FeedLink {
   url: string;
@@ -76,6 +95,12 @@ export interface PageFields {
   textHash?: string;
   /** Where each metadata field came from (only with `provenance`). */
   sources?: Sources;
+  /** Every link of the page, deduplicated, in page order (format `links`, HTML bodies). */
+  links?: PageLink[];
+  /** Every JSON-LD block of the page, parsed (format `jsonld`, HTML bodies). */
+  jsonld?: unknown[];
+  /** JSON-LD blocks that did not parse and were skipped (format `jsonld`). */
+  jsonldSkipped?: number;
 }
 
 /** A page that gave nothing (a binary body, no body, a failure). */

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { limitsFromEnv } from './config';
 import type { Limits, RequestOptions } from './engine/options';
+import { FORMATS } from './result';
 import type { Env } from './env';
 import { plainQuery, type QueryObject } from './http';
 import { perObject } from './memo';
@@ -67,6 +68,11 @@ export function buildRequestSchema(limits: Limits) {
       selector: text('selector', z.refine(isValidSelector, 'selector is not a CSS selector HTMLRewriter supports')),
       query: text('query'),
       provenance: z.optional(z.boolean({ error: 'provenance must be true or false' })),
+      formats: z.optional(
+        z
+          .array(z.enum(FORMATS, { error: `each format must be one of ${FORMATS.join(', ')}` }), { error: 'formats must be an array of format names' })
+          .check(z.refine((list) => new Set(list).size === list.length, 'formats must not name a format twice')),
+      ),
     },
     { error: 'the request body must be a JSON object' },
   );
@@ -90,6 +96,9 @@ const BOOLEAN_KEYS: ReadonlySet<string> = new Set(['provenance']);
 /** Query parameters that may repeat: each `url` (or `urls`) adds a URL. */
 const REPEATABLE: ReadonlySet<string> = new Set(['url', 'urls']);
 
+/** List options on GET: repeated, or comma separated (`formats=links,jsonld`). */
+const LIST_KEYS: ReadonlySet<string> = new Set(['formats']);
+
 /**
  * Maps GET /v1/fetch's query parameters onto the POST body shape, so the same
  * schema judges both: each `url` (or `urls`) adds a URL; numeric options are
@@ -99,12 +108,15 @@ const REPEATABLE: ReadonlySet<string> = new Set(['url', 'urls']);
  */
 export function queryToRequest(params: URLSearchParams): QueryObject {
   const urls: string[] = [];
+  const lists = new Map<string, string[]>();
   const rest = new URLSearchParams();
   for (const [key, value] of params) {
     if (REPEATABLE.has(key)) urls.push(value);
+    else if (LIST_KEYS.has(key)) lists.set(key, [...(lists.get(key) ?? []), ...value.split(',').map((item) => item.trim()).filter(Boolean)]);
     else rest.append(key, value);
   }
   const { request, repeated } = plainQuery(rest);
+  for (const [key, values] of lists) request[key] = values;
   for (const key of Object.keys(request)) {
     const value = request[key] as string;
     if (NUMERIC_KEYS.has(key) && /^-?\d+(\.\d+)?$/.test(value.trim())) request[key] = Number(value);

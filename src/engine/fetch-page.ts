@@ -255,6 +255,7 @@ class PageAttempt {
       query: options.query,
       hashText: options.hashText,
       provenance: options.provenance,
+      formats: options.formats,
       pageUrl: this.#current.href,
     };
     let found;

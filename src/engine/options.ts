@@ -1,4 +1,5 @@
 import { version } from '../../package.json';
+import type { Format } from '../result';
 
 /**
  * The engine's own options: what a batch runs with, the defaults a caller gets
@@ -98,6 +99,8 @@ export interface RequestOptions {
   query?: string | undefined;
   /** Add `sources`: which tag gave each metadata field, and the other candidates. */
   provenance?: boolean | undefined;
+  /** More than the default fields: see FORMATS (src/result.ts). */
+  formats?: readonly Format[] | undefined;
 }
 
 /** Settings of the deployment that are not request options. */
@@ -120,6 +123,7 @@ export interface FetchOptions extends ServiceSettings {
   selector: string | undefined;
   query: string | undefined;
   provenance: boolean;
+  formats: readonly Format[];
   /** Hash all visible text into `textHash` (watch lists; not a request option). */
   hashText?: boolean;
 }
@@ -141,6 +145,7 @@ export function normalizeOptions(request: RequestOptions, settings: ServiceSetti
     selector: request.selector,
     query: request.query,
     provenance: request.provenance ?? DEFAULTS.provenance,
+    formats: request.formats ?? [],
     userAgent: settings.userAgent,
     allowPrivate: settings.allowPrivate,
   };

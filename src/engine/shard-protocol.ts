@@ -1,4 +1,4 @@
-import { ERROR_CODES, type PageResult } from '../result';
+import { ERROR_CODES, FORMATS, type PageResult } from '../result';
 import type { FetchOptions } from './options';
 import type { Validators } from './fetch-page';
 
@@ -148,6 +148,7 @@ const OPTION_CHECKS: Record<keyof FetchOptions, (value: unknown) => boolean> = {
   selector: orAbsent(isString),
   query: orAbsent(isString),
   provenance: isBoolean,
+  formats: (value) => Array.isArray(value) && value.every((item) => FORMAT_SET.has(item)),
   userAgent: isString,
   allowPrivate: isBoolean,
   hashText: orAbsent(isBoolean),
@@ -168,6 +169,7 @@ function checkValidators(value: unknown): Validators {
 }
 
 const ERROR_CODE_SET: ReadonlySet<unknown> = new Set(ERROR_CODES);
+const FORMAT_SET: ReadonlySet<unknown> = new Set(FORMATS);
 
 /** The fields of a result the batch relies on; the rest are passed through as the engine made them. */
 function checkResult(result: Json): PageResult {

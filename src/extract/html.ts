@@ -1,4 +1,5 @@
-import type { PageFields } from '../result';
+import type { Format, PageFields } from '../result';
+import { LinkCollector } from './links';
 import { PageMetadata } from './metadata';
 import { bestWindow, cutAtWord, decodeText, queryTerms, TextBuffer, TextHash, tidy } from './text';
 
@@ -12,6 +13,8 @@ export interface SnippetOptions {
   hashText?: boolean | undefined;
   /** Name the source of every metadata field in `sources`. */
   provenance?: boolean | undefined;
+  /** More than the default fields (src/result.ts FORMATS). */
+  formats?: readonly Format[] | undefined;
 }
 
 /**
@@ -172,6 +175,8 @@ const CAPTURE_MAX_CHARS = 4_000;
 /** One page's reading: the rewriter's handlers and what they collect. */
 class PageReader {
   readonly #meta = new PageMetadata();
+  /** Every `<a href>`, when the `links` format is asked for. */
+  readonly #links: LinkCollector | null;
   readonly #visible: TextSink;
   /** Text of the elements `selector` matches, when there is one. */
   readonly #selected: TextSink | null;
@@ -212,7 +217,10 @@ class PageReader {
     const textCap = options.query !== undefined ? QUERY_TEXT_CAP : options.snippetLength + 1;
     this.#visible = new TextSink(new TextBuffer(textCap), options.hashText ? new TextHash() : null);
     this.#selected = options.selector ? new TextSink(new TextBuffer(textCap)) : null;
-    this.#stopEarly = !options.selector && !options.query && !options.hashText;
+    const formats = options.formats ?? [];
+    this.#links = formats.includes('links') ? new LinkCollector() : null;
+    // Links and JSON-LD can be anywhere: a format that asks for them reads the whole page (up to maxBytes).
+    this.#stopEarly = !options.selector && !options.query && !options.hashText && formats.length === 0;
   }
 
   /**
@@ -354,7 +362,7 @@ class PageReader {
   rewriter(): HTMLRewriter {
     const meta = this.#meta;
     const live = () => !this.stop.requested;
-    const rewriter = new HTMLRewriter()
+    let rewriter = new HTMLRewriter()
       .on('html', {
         element: (el) => {
           if (live()) meta.lang ??= el.getAttribute('lang') ?? el.getAttribute('xml:lang');
@@ -450,6 +458,13 @@ class PageReader {
       })
       .onDocument({ text: (chunk) => this.#onText(chunk) });
 
+    const links = this.#links;
+    if (links) {
+      rewriter = rewriter.on('a[href]', {
+        element: (el) => links.start(el),
+        text: (chunk) => links.addText(chunk.text),
+      });
+    }
     const selected = this.#selected;
     if (!this.options.selector || !selected) return rewriter;
     return rewriter.on(this.options.selector, {
@@ -465,12 +480,16 @@ class PageReader {
     this.#visible.flush();
     this.#selected?.flush();
     const hash = this.#visible.hash;
-    const { sources, ...metadata } = this.#meta.resolve(pageUrl, this.options.provenance === true);
+    const meta = this.#meta;
+    const { sources, ...metadata } = meta.resolve(pageUrl, this.options.provenance === true);
+    const formats = this.options.formats ?? [];
     return {
       ...metadata,
       snippet: this.#snippet(),
       ...(hash ? { textHash: hash.digest() } : {}),
       ...(sources ? { sources } : {}),
+      ...(this.#links ? { links: this.#links.resolve(pageUrl, meta.base(pageUrl)) } : {}),
+      ...(formats.includes('jsonld') ? { jsonld: meta.jsonLdValues, jsonldSkipped: meta.jsonLdFailed } : {}),
     };
   }
 

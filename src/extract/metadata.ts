@@ -68,6 +68,7 @@ export class PageMetadata {
   readonly #jsonLd: string[] = [];
   #jsonLdChars = 0;
   #facts: JsonLdFacts | null = null;
+  #jsonLdValues: unknown[] = [];
   #jsonLdFailed = 0;
 
   addMeta(el: Element): void {
@@ -117,6 +118,7 @@ export class PageMetadata {
     if (!this.#facts) {
       const { values, failed } = parseJsonLd(this.#jsonLd);
       this.#facts = jsonLdFacts(values);
+      this.#jsonLdValues = values;
       this.#jsonLdFailed = failed;
     }
     return this.#facts;
@@ -126,6 +128,17 @@ export class PageMetadata {
   get jsonLdFailed(): number {
     void this.facts;
     return this.#jsonLdFailed;
+  }
+
+  /** Every JSON-LD block that parsed, in page order. */
+  get jsonLdValues(): unknown[] {
+    void this.facts;
+    return this.#jsonLdValues;
+  }
+
+  /** What the page's relative URLs resolve against: its `<base href>`, else its URL. */
+  base(pageUrl: string): string {
+    return resolveUrl(this.baseHref, pageUrl) ?? pageUrl;
   }
 
   /** What the metas said, judged once (when the head is over): see `wants`. */
@@ -157,7 +170,7 @@ export class PageMetadata {
 
   /** Every field, resolved against the page's URL, and where each came from when asked. */
   resolve(pageUrl: string, provenance: boolean): Pick<PageFields, MetadataField | 'feeds'> & { sources?: Sources } {
-    const base = resolveUrl(this.baseHref, pageUrl) ?? pageUrl;
+    const base = this.base(pageUrl);
     const facts = this.facts;
     const meta = (key: string): Candidate => ({ from: key, value: this.metas.get(key) });
     const sources: Sources = {};
