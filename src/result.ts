@@ -31,7 +31,7 @@ export interface ResultError {
  * What a caller may ask for beyond the default fields (`formats`); each adds
  * its field(s) to the result, and none costs anything unless asked for.
  */
-export const FORMATS = ['links', 'jsonld'] as const;
+export const FORMATS = ['links', 'jsonld', 'feed'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** One `<a href>` of a page (the `links` format). */
@@ -44,6 +44,29 @@ export interface PageLink {
   rel: string | null;
   /** True when the link stays on the page's site (the final URL's host, a leading `www.` ignored). */
   internal: boolean;
+}
+
+/** One item of a feed (the `feed` format). */
+export interface FeedItem {
+  id: string | null;
+  title: string | null;
+  link: string | null;
+  /** ISO 8601. */
+  published: string | null;
+  updated: string | null;
+  author: string | null;
+  /** Plain text, at most 1,000 characters. */
+  summary: string | null;
+}
+
+/** A feed body read into one shape, whatever its format (the `feed` format). */
+export interface Feed {
+  format: 'rss' | 'rdf' | 'atom' | 'json';
+  title: string | null;
+  link: string | null;
+  description: string | null;
+  updated: string | null;
+  items: FeedItem[];
 }
 
 /** A feed a page advertises with `<link rel="alternate">`. */
@@ -101,6 +124,8 @@ export interface PageFields {
   jsonld?: unknown[];
   /** JSON-LD blocks that did not parse and were skipped (format `jsonld`). */
   jsonldSkipped?: number;
+  /** The feed, when the body is one (format `feed`); null for any other body. */
+  feed?: Feed | null;
 }
 
 /** A page that gave nothing (a binary body, no body, a failure). */

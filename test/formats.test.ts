@@ -5,6 +5,8 @@
  * their fields.
  */
 import { describe, expect, it } from 'vitest';
+import { feedFromJson, feedFromXml } from '../src/extract/feed';
+import { parseXml } from '../src/extract/xml';
 import type { PageResult } from '../src/result';
 import { call, fanout, post } from './helpers/worker';
 import { expectProblem } from './helpers/problem';
@@ -51,11 +53,11 @@ describe('links', () => {
     expect(results[0]!.truncated).toBe(true);
   });
 
-  it('Should give no links for a body that is not HTML', async () => {
+  it('Should give empty format fields for a body that is not HTML, text or binary alike', async () => {
     const scope = newScope('links-json');
-    const { results } = await fanout({ urls: [originUrl(scope, 'json')], formats: ['links', 'jsonld'] });
-    expect(results[0]).toMatchObject({ ok: true });
-    expect('links' in results[0]!).toBe(false);
+    const urls = [originUrl(scope, 'json'), originUrl(scope, 'text'), originUrl(scope, 'binary?kb=64')];
+    const { results } = await fanout({ urls, formats: ['links', 'jsonld', 'feed'] });
+    for (const result of results) expect(result).toMatchObject({ ok: true, links: [], jsonld: [], jsonldSkipped: 0, feed: null });
   });
 });
 
@@ -72,6 +74,126 @@ describe('jsonld', () => {
     const scope = newScope('jsonld-late');
     const { results } = await fanout({ urls: [fixtureUrl(scope, 'links.html')], formats: ['jsonld'] });
     expect(results[0]).toMatchObject({ jsonld: [{ '@type': 'WebPage', name: 'Links page' }], jsonldSkipped: 0 });
+  });
+});
+
+describe('feed', () => {
+  function feedUrl(scope: string, name: string, ct: string): string {
+    return originUrl(scope, `fixture/${name}?ct=${encodeURIComponent(ct)}`);
+  }
+
+  it('Should read RSS 2.0: CDATA, escaped HTML, relative links, guids, RSS authors, dates as ISO 8601', async () => {
+    const scope = newScope('feed-rss');
+    const url = feedUrl(scope, 'rss2.xml', 'application/rss+xml; charset=utf-8');
+    const { results } = await fanout({ urls: [url], formats: ['feed'] });
+    expect(results[0]!.feed).toEqual({
+      format: 'rss',
+      title: 'Harbour Times & News',
+      link: 'https://news.example/',
+      description: 'The latest from the harbour',
+      updated: '2024-03-05T10:00:00.000Z',
+      items: [
+        {
+          id: 'tag:news.example,2024:1',
+          title: 'Council backs harbour plan',
+          link: `${new URL(url).origin}/2024/03/council-backs-plan`,
+          published: '2024-03-05T09:30:00.000Z',
+          updated: null,
+          author: 'Jane Doe',
+          summary: 'The council voted 7-4 for the plan.',
+        },
+        {
+          id: 'https://news.example/2024/03/ferries',
+          title: 'Ferries & tides: a <guide>',
+          link: 'https://news.example/2024/03/ferries',
+          published: null,
+          updated: null,
+          author: 'Sam Lee',
+          summary: 'Everything about ferries.',
+        },
+      ],
+    });
+  });
+
+  it('Should read RSS 1.0 (RDF), whose items sit beside the channel', async () => {
+    const scope = newScope('feed-rdf');
+    const { results } = await fanout({ urls: [feedUrl(scope, 'rdf.xml', 'application/rdf+xml')], formats: ['feed'] });
+    expect(results[0]!.feed).toMatchObject({
+      format: 'rdf',
+      title: 'Old School Feed',
+      updated: '2024-01-02T03:04:05.000Z',
+      items: [{ id: 'https://old.example/one', title: 'First', link: 'https://old.example/one', published: '2024-01-01', author: 'A. Author' }],
+    });
+  });
+
+  it('Should read Atom: the alternate link, several authors, HTML and XHTML summaries', async () => {
+    const scope = newScope('feed-atom');
+    const url = feedUrl(scope, 'atom.xml', 'application/atom+xml');
+    const { results } = await fanout({ urls: [url], formats: ['feed'] });
+    expect(results[0]!.feed).toEqual({
+      format: 'atom',
+      title: 'Atom Example',
+      link: 'https://atom.example/',
+      description: 'Entries in Atom',
+      updated: '2024-03-05T10:00:00.000Z',
+      items: [
+        { id: 'urn:uuid:1', title: 'An entry', link: `${new URL(url).origin}/entries/1`, published: '2024-03-04T08:00:00.000Z', updated: '2024-03-05T08:00:00.000Z', author: 'Kim Park, Lee Chan', summary: 'A short summary.' },
+        { id: 'urn:uuid:2', title: 'XHTML content', link: 'https://atom.example/entries/2', published: null, updated: null, author: null, summary: 'Rich content.' },
+      ],
+    });
+  });
+
+  it('Should read JSON Feed', async () => {
+    const scope = newScope('feed-json');
+    const url = feedUrl(scope, 'feed.json', 'application/feed+json');
+    const { results } = await fanout({ urls: [url], formats: ['feed'] });
+    expect(results[0]!.feed).toEqual({
+      format: 'json',
+      title: 'JSON Feed Example',
+      link: 'https://json.example/',
+      description: 'A JSON Feed.',
+      updated: null,
+      items: [
+        { id: '1', title: 'Hello', link: `${new URL(url).origin}/posts/1`, published: '2024-02-01T15:00:00.000Z', updated: null, author: 'Pat', summary: 'Hello world' },
+        { id: '2', title: null, link: null, published: null, updated: '2024-02-02', author: null, summary: 'Untitled note.' },
+      ],
+    });
+  });
+
+  it('Should read a broken feed as far as it goes, and give an HTML page feed null', async () => {
+    const scope = newScope('feed-broken');
+    const { results } = await fanout({ urls: [feedUrl(scope, 'broken-feed.xml', 'application/xml'), fixtureUrl(scope, 'article-jsonld.html')], formats: ['feed'] });
+    expect(results[0]).toMatchObject({ ok: true, feed: { format: 'rss', title: 'Broken & feed' } });
+    expect(results[0]!.feed!.items.map((item) => item.title)).toEqual(['Unclosed item']);
+    expect(results[1]).toMatchObject({ ok: true, feed: null });
+  });
+});
+
+describe('the feed reader on hostile input', () => {
+  it('Should keep at most 64 levels of 100,000 nested elements and still read the feed around them', () => {
+    const deep = `<rss><channel><title>Deep</title><item><title>One</title>${'<x>'.repeat(100_000)}</item></channel></rss>`;
+    const feed = feedFromXml(deep, 'https://deep.example/');
+    expect(feed).toMatchObject({ title: 'Deep', items: [{ title: 'One' }] });
+    let depth = 0;
+    for (let node = parseXml(deep); node.children.length > 0; node = node.children[0]!) depth++;
+    expect(depth).toBeLessThanOrEqual(64);
+  });
+
+  it('Should read a 5 MB single line and a 5 MB attribute without failing', () => {
+    const line = `<rss><channel><title>${'a'.repeat(5_000_000)}</title><item><title x="${'b'.repeat(5_000_000)}">Item</title></item></channel></rss>`;
+    const feed = feedFromXml(line, 'https://line.example/');
+    expect(feed!.items).toHaveLength(1);
+    expect(feed!.title!.length).toBeLessThanOrEqual(2000);
+  });
+
+  it.each(['', 'not xml at all', '<html><body>a page</body></html>', '<<<>>>&&&', '<rss'])('Should give null, not an error, for %j', (text) => {
+    expect(() => feedFromXml(text, 'https://x.example/')).not.toThrow();
+    expect(feedFromXml(text, 'https://x.example/')?.items ?? []).toEqual([]);
+  });
+
+  it.each(['{', '[]', '{"version": "1"}', '{"version": "https://jsonfeed.org/version/1", "items": "no"}'])('Should give a JSON Feed without items, or null, for %s', (text) => {
+    const feed = feedFromJson(text, 'https://x.example/');
+    expect(feed === null || feed.items.length === 0).toBe(true);
   });
 });
 

@@ -25,8 +25,17 @@ export function htmlInput(
   decision: CharsetDecision,
   stop: StopFlag,
   onError: (error: unknown) => void,
+  /** Sees every UTF-8 chunk the rewriter gets (the feed format keeps them). */
+  tee?: (chunk: Uint8Array) => void,
 ): ReadableStream<Uint8Array> {
-  const nextBytes = utf8Chunks(body, decision);
+  const chunks = utf8Chunks(body, decision);
+  const nextBytes = tee
+    ? async () => {
+        const chunk = await chunks();
+        if (chunk) tee(chunk);
+        return chunk;
+      }
+    : chunks;
   // One network read stays in flight while the parser works through slices: the body's end
   // (or its next chunk) is usually in hand by the time the rewriter wants more, or stops.
   let ahead: Promise<Uint8Array | null> | null = null;

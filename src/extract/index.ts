@@ -4,6 +4,7 @@ import { extractHtml, type SnippetOptions, type StopFlag } from './html';
 import { htmlInput } from './html-input';
 import { kindOf, looksBinary, sniffKind, SNIFF_BYTES } from './kind';
 import { extractPlain } from './plain';
+import { feedFromJson, feedFromXml } from './feed';
 import { PrefixedBody, type ChunkSource } from './prefix';
 
 /**
@@ -51,24 +52,61 @@ export async function extract(source: ChunkSource, contentType: string | null, o
   if (kind === 'binary') {
     // Images, PDFs, archives: the type is the answer; stop after the first chunk.
     await body.takeUntil(1);
-    return BINARY;
+    return withFormats(BINARY, options);
   }
 
   await body.takeUntil(kind === 'html' ? CHARSET_PRESCAN_BYTES : SNIFF_BYTES);
   const prefix = body.prefix();
   const decision = kind === 'html' ? decideHtmlCharset(prefix, contentType) : decideTextCharset(prefix, contentType);
   // Labelled text but binary bytes (a NUL, an image's signature): treated as the binary it is.
-  if (!decision.encoding.startsWith('utf-16') && looksBinary(prefix)) return BINARY;
+  if (!decision.encoding.startsWith('utf-16') && looksBinary(prefix)) return withFormats(BINARY, options);
 
-  if (kind !== 'html') return { fields: await extractPlain(body, kind, decision, options), charset: decision.encoding };
+  // The feed format reads the whole text as well: the HTML reader cannot tell XML's structure.
+  const feedText: string[] | null = options.formats?.includes('feed') ? [] : null;
+  if (kind !== 'html') {
+    const fields = await extractPlain(body, kind, decision, options, feedText ? (text) => feedText.push(text) : undefined);
+    const feed = feedText && kind === 'json' ? feedFromJson(feedText.join(''), options.pageUrl) : null;
+    return withFormats({ fields: feedText ? { ...fields, feed } : fields, charset: decision.encoding }, options);
+  }
 
   // The rewriter reports a failed input as an error of its own; answer with the input's (timeout, reset).
   let inputError: unknown;
   const stop: StopFlag = { requested: false, bytes: 0 };
-  const stream = htmlInput(body, decision, stop, (error) => (inputError = error));
+  const feedBytes: Uint8Array[] | null = feedText ? [] : null;
+  const stream = htmlInput(body, decision, stop, (error) => (inputError = error), feedBytes ? (chunk) => feedBytes.push(chunk) : undefined);
+  let fields: PageFields;
   try {
-    return { fields: await extractHtml(stream, options.pageUrl, options, stop), charset: decision.encoding };
+    fields = await extractHtml(stream, options.pageUrl, options, stop);
   } catch (error) {
     throw inputError ?? error;
   }
+  if (feedBytes) fields.feed = feedFromXml(new TextDecoder().decode(concat(feedBytes)), options.pageUrl);
+  return withFormats({ fields, charset: decision.encoding }, options);
+}
+
+/**
+ * Every format asked for has its field in every body's result: what the body
+ * gave, else empty (`links: []`, `jsonld: []`, `feed: null`).
+ */
+function withFormats(extracted: Extracted, options: ExtractOptions): Extracted {
+  const formats = options.formats ?? [];
+  if (formats.length === 0) return extracted;
+  const fields = { ...extracted.fields };
+  if (formats.includes('links')) fields.links ??= [];
+  if (formats.includes('jsonld')) {
+    fields.jsonld ??= [];
+    fields.jsonldSkipped ??= 0;
+  }
+  if (formats.includes('feed')) fields.feed ??= null;
+  return { ...extracted, fields };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
 }

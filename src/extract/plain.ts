@@ -10,20 +10,28 @@ import { bestWindow, cutAtWord, JsonCompactor, queryTerms, TextBuffer, TextHash 
  * outside strings removed), text whitespace-collapsed; the snippet is their
  * start, or the window that best matches `query`.
  */
-export async function extractPlain(body: PrefixedBody, kind: 'json' | 'text', decision: CharsetDecision, options: SnippetOptions): Promise<PageFields> {
+export async function extractPlain(
+  body: PrefixedBody,
+  kind: 'json' | 'text',
+  decision: CharsetDecision,
+  options: SnippetOptions,
+  /** Also hands on the whole decoded text (the feed format reads a JSON Feed from it). */
+  whole?: (text: string) => void,
+): Promise<PageFields> {
   const decoder = new TextDecoder(decision.encoding);
   const terms = options.query ? queryTerms(options.query) : [];
   const cap = terms.length > 0 ? QUERY_TEXT_CAP : options.snippetLength + 64;
   const sink = kind === 'json' ? new JsonCompactor(cap) : new TextBuffer(cap);
   const hash = options.hashText ? new TextHash() : null;
   const push = (text: string) => {
+    whole?.(text);
     hash?.update(text);
     if (sink.full) return;
     if (sink instanceof JsonCompactor) sink.push(text);
     else sink.append(text);
   };
   for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
-    if (!sink.full || hash) push(decoder.decode(chunk, { stream: true }));
+    if (!sink.full || hash || whole) push(decoder.decode(chunk, { stream: true }));
   }
   push(decoder.decode());
   const text = sink instanceof JsonCompactor ? sink.out : sink.text;
