@@ -1,5 +1,6 @@
 import type { Feed, FeedItem } from '../result';
 import { isoDate } from './dates';
+import { isNode as isObject } from './jsonld';
 import { resolveUrl } from './metadata';
 import { cutAtWord, decodeText, tidy } from './text';
 import { child, children, parseXml, textOf, type XmlElement, type XmlShape } from './xml';
@@ -163,8 +164,4 @@ function str(value: unknown): string | null {
 
 function plain(value: unknown): string | null {
   return typeof value === 'string' ? tidy(value) : typeof value === 'number' ? String(value) : null;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

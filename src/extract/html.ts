@@ -153,6 +153,33 @@ class TextSink {
 }
 
 /**
+ * The raw text of one element while it is open (a paragraph, the h1, a
+ * byline), capped; `take()` ends the capture and answers the text tidied.
+ */
+class TextCapture {
+  #raw: string | null = null;
+
+  get open(): boolean {
+    return this.#raw !== null;
+  }
+
+  start(): void {
+    this.#raw = '';
+  }
+
+  add(text: string): void {
+    if (this.#raw !== null && this.#raw.length < CAPTURE_MAX_CHARS) this.#raw += text;
+  }
+
+  /** The text decoded (not tidied: a paragraph is judged as written), the capture ended. */
+  take(): string {
+    const raw = this.#raw ?? '';
+    this.#raw = null;
+    return decodeText(raw);
+  }
+}
+
+/**
  * Once the head is read and the snippet is full, a page that still lacks a
  * title, a description, or (an article) its author or date is read on for at
  * most this many more bytes: the h1, the first paragraph, the byline and its
@@ -190,10 +217,12 @@ class PageReader {
   #sawHead = false;
   /** True once the head is over: its end tag, `<body>`, or a block element after `<head>`. */
   #headDone = false;
-  /** The paragraph, h1 and byline being read, when one is (their raw text). */
-  #paragraph: string | null = null;
-  #h1: string | null = null;
-  #byline: string | null = null;
+  /** The paragraph, h1 and byline being read, when one is. */
+  readonly #paragraph = new TextCapture();
+  readonly #h1 = new TextCapture();
+  readonly #byline = new TextCapture();
+  /** Set by the JSON-LD script's own handler, which runs just before RAW_TEXT's for the same element. */
+  #jsonLdOpening = false;
   /** `stop.bytes` when the head and the snippet were first both in. */
   #satisfiedAt: number | null = null;
   /** Paragraphs ended since the first h1 began (see BYLINE_PARAGRAPHS). */
@@ -264,9 +293,7 @@ class PageReader {
    */
   #onBlock(el: Element, kind: BlockKind): void {
     const meta = this.#meta;
-    this.#inHead = false;
-    if (this.#sawHead || kind === 'body') this.#headDone = true;
-    this.#separate();
+    this.#boundary(kind === 'body');
     // A block that is also a byline (itemprop="author") was started by its own selector's handler, just before.
     const byline = this.#blockByline;
     this.#blockByline = null;
@@ -277,24 +304,35 @@ class PageReader {
     if (kind === 'article') meta.sawArticle = true;
     const chrome = kind === 'chrome';
     if (chrome) this.#chrome++;
-    const paragraph = kind === 'p' && meta.paragraph === null && this.#chrome === 0 && this.#paragraph === null;
-    if (paragraph) this.#paragraph = '';
-    const h1 = kind === 'h1' && meta.h1 === null && this.#h1 === null && this.#hidden === 0;
-    if (h1) this.#h1 = '';
+    const paragraph = kind === 'p' && meta.paragraph === null && this.#chrome === 0 && !this.#paragraph.open;
+    if (paragraph) this.#paragraph.start();
+    const h1 = kind === 'h1' && meta.h1 === null && !this.#h1.open && this.#hidden === 0;
+    if (h1) this.#h1.start();
     if (kind === 'h1' && this.#paragraphsAfterH1 < 0) this.#paragraphsAfterH1 = 0;
     atEnd(el, () => {
       this.#separate();
       if (chrome) this.#chrome--;
       if (kind === 'p' && this.#paragraphsAfterH1 >= 0) this.#paragraphsAfterH1++;
       if (paragraph) {
-        const text = decodeText(this.#paragraph ?? '');
-        this.#paragraph = null;
+        const text = this.#paragraph.take();
         if (!BOILERPLATE.test(text)) meta.offerParagraph(text);
       }
-      if (h1) meta.h1 ??= this.#take('#h1');
-      if (byline) byline(this.#take('#byline'));
+      if (h1) meta.h1 ??= tidy(this.#h1.take());
+      if (byline) byline(tidy(this.#byline.take()));
     });
     this.#stopIfEnough();
+  }
+
+  /**
+   * Where a block or void block starts: its text is visible (the head, if
+   * open, is over); after a `<head>` start tag (or at `<body>`) the head is
+   * done, as a browser's parser decides; blocks before any `<head>` (an
+   * injected `<div>`) leave the head to come.
+   */
+  #boundary(body: boolean): void {
+    this.#inHead = false;
+    if (this.#sawHead || body) this.#headDone = true;
+    this.#separate();
   }
 
   /**
@@ -302,9 +340,8 @@ class PageReader {
    * `itemprop="author"` (its `content`, else its text). Starts capturing its
    * text and answers what to do with it at the end tag, or null.
    */
-  #bylineStart(el: Element): ((text: string | null) => void) | null {
+  #bylineStart(el: Element, itemprop: boolean): ((text: string | null) => void) | null {
     const meta = this.#meta;
-    const itemprop = el.getAttribute('itemprop') === 'author';
     const rel = el.tagName === 'a' && !itemprop && /(^|\s)author(\s|$)/i.test(el.getAttribute('rel') ?? '');
     if (!itemprop && !rel) return null;
     const content = el.getAttribute('content');
@@ -312,8 +349,8 @@ class PageReader {
       meta.addItemprop('author', content);
       return null;
     }
-    if (this.#byline !== null || (itemprop ? meta.itemprops.has('author') : meta.relAuthor !== null)) return null;
-    this.#byline = '';
+    if (this.#byline.open || (itemprop ? meta.itemprops.has('author') : meta.relAuthor !== null)) return null;
+    this.#byline.start();
     return (text) => {
       if (!text) return;
       if (itemprop) meta.addItemprop('author', text);
@@ -331,19 +368,11 @@ class PageReader {
       // The first <time>, or the first that says it is the publication date.
       if (meta.time === null || el.hasAttribute('pubdate')) meta.time = el.getAttribute('datetime');
     } else {
-      const byline = this.#bylineStart(el);
+      const byline = this.#bylineStart(el, itemprop === 'author');
       // A block's one end-tag handler is its block handler's (#onBlock, which runs next): it finishes the capture.
       if (BLOCK_TAGS.has(el.tagName)) this.#blockByline = byline;
-      else if (byline) atEnd(el, () => byline(this.#take('#byline')));
+      else if (byline) atEnd(el, () => byline(tidy(this.#byline.take())));
     }
-  }
-
-  /** The captured text of an h1 or byline, tidied; the capture ends. */
-  #take(slot: '#h1' | '#byline'): string | null {
-    const raw = slot === '#h1' ? this.#h1 : this.#byline;
-    if (slot === '#h1') this.#h1 = null;
-    else this.#byline = null;
-    return tidy(decodeText(raw ?? ''));
   }
 
   #onText(chunk: Text): void {
@@ -351,9 +380,9 @@ class PageReader {
     const { text } = chunk;
     if (this.#inTitle) this.#meta.titleRaw += text;
     if (this.#hidden > 0 || this.#inHead || this.#inTitle) return;
-    if (this.#paragraph !== null && this.#paragraph.length < CAPTURE_MAX_CHARS) this.#paragraph += text;
-    if (this.#h1 !== null && this.#h1.length < CAPTURE_MAX_CHARS) this.#h1 += text;
-    if (this.#byline !== null && this.#byline.length < CAPTURE_MAX_CHARS) this.#byline += text;
+    this.#paragraph.add(text);
+    this.#h1.add(text);
+    this.#byline.add(text);
     if (this.#visible.sated) return;
     if (this.#visible.add(text, chunk.lastInTextNode)) this.#stopIfEnough();
   }
@@ -405,7 +434,10 @@ class PageReader {
         },
       })
       .on('script[type="application/ld+json"]', {
-        // Its start and end are the RAW_TEXT handler's (one end-tag handler per element); its text is here.
+        // Its end is the RAW_TEXT handler's (one end-tag handler per element), which runs next; its text is here.
+        element: () => {
+          this.#jsonLdOpening = true;
+        },
         text: (chunk) => {
           if (live()) meta.addJsonLdText(chunk.text);
         },
@@ -421,7 +453,8 @@ class PageReader {
           // In <head> no text is kept, so a script or style there needs no end-tag handler (each costs
           // a call into JavaScript; heads carry dozens). A selector may match inside <head>: track it then.
           const hide = !(this.#inHead && !this.#selected);
-          const jsonLd = el.tagName === 'script' && el.getAttribute('type') === 'application/ld+json';
+          const jsonLd = this.#jsonLdOpening;
+          this.#jsonLdOpening = false;
           if (jsonLd) meta.startJsonLd();
           if (hide) this.#hidden++;
           if (hide || jsonLd) {
@@ -450,9 +483,7 @@ class PageReader {
       .on(VOID_BLOCKS, {
         element: () => {
           if (!live()) return;
-          this.#inHead = false;
-          if (this.#sawHead) this.#headDone = true;
-          this.#separate();
+          this.#boundary(false);
           this.#stopIfEnough();
         },
       })

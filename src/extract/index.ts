@@ -5,7 +5,7 @@ import { htmlInput } from './html-input';
 import { kindOf, looksBinary, sniffKind, SNIFF_BYTES } from './kind';
 import { extractPlain } from './plain';
 import { feedFromJson, feedFromXml } from './feed';
-import { PrefixedBody, type ChunkSource } from './prefix';
+import { concatBytes, PrefixedBody, type ChunkSource } from './prefix';
 
 /**
  * Extraction: what a body says, by its kind. HTML and XML stream through
@@ -72,7 +72,8 @@ export async function extract(source: ChunkSource, contentType: string | null, o
   // The rewriter reports a failed input as an error of its own; answer with the input's (timeout, reset).
   let inputError: unknown;
   const stop: StopFlag = { requested: false, bytes: 0 };
-  const feedBytes: Uint8Array[] | null = feedText ? [] : null;
+  // Only an XML body can be a feed: an HTML page's bytes are not kept for nothing.
+  const feedBytes: Uint8Array[] | null = feedText && isXml(contentType, prefix) ? [] : null;
   const stream = htmlInput(body, decision, stop, (error) => (inputError = error), feedBytes ? (chunk) => feedBytes.push(chunk) : undefined);
   let fields: PageFields;
   try {
@@ -80,7 +81,7 @@ export async function extract(source: ChunkSource, contentType: string | null, o
   } catch (error) {
     throw inputError ?? error;
   }
-  if (feedBytes) fields.feed = feedFromXml(new TextDecoder().decode(concat(feedBytes)), options.pageUrl);
+  if (feedBytes) fields.feed = feedFromXml(new TextDecoder().decode(concatBytes(feedBytes)), options.pageUrl);
   return withFormats({ fields, charset: decision.encoding }, options);
 }
 
@@ -101,12 +102,10 @@ function withFormats(extracted: Extracted, options: ExtractOptions): Extracted {
   return { ...extracted, fields };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
+/** An XML media type, or a body that starts like XML or a feed (BOM and whitespace aside). */
+function isXml(contentType: string | null, prefix: Uint8Array): boolean {
+  const media = contentType?.split(';')[0]!.trim().toLowerCase() ?? '';
+  if (media.endsWith('/xml') || media.endsWith('+xml')) return true;
+  const head = new TextDecoder('latin1').decode(prefix.subarray(0, 256)).replace(/^(\xef\xbb\xbf|\ufeff)/, '').trimStart();
+  return /^<(\?xml|rss|feed|rdf:rdf)\b/i.test(head);
 }

@@ -63,7 +63,8 @@ function nodesOf(values: readonly unknown[]): Node[] {
   return nodes;
 }
 
-function isNode(value: unknown): value is Node {
+/** A JSON object (not an array, not null). */
+export function isNode(value: unknown): value is Node {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

@@ -1,3 +1,15 @@
+/** Chunks as one array (the chunk itself when there is one). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
 /** Where extraction reads from: the next chunk, or null at the end (or the cap). */
 export interface ChunkSource {
   read(): Promise<Uint8Array | null>;
@@ -26,15 +38,7 @@ export class PrefixedBody {
 
   /** The bytes taken so far, as one array. */
   prefix(): Uint8Array {
-    const parts = this.#taken;
-    if (parts.length === 1) return parts[0]!;
-    const out = new Uint8Array(this.#takenBytes);
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.byteLength;
-    }
-    return out;
+    return concatBytes(this.#taken);
   }
 
   /** The next chunk: the taken ones first, then the body's; null at its end. */
