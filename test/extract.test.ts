@@ -8,26 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import { CappedBody } from '../src/engine/read-body';
 import { extract } from '../src/extract';
-import type { PageResult } from '../src/result';
-import { fanout } from './helpers/worker';
-import { newScope, originUrl, release, stats, waitForStats } from './origin/client';
+import { fanout, fetchOne } from './helpers/worker';
+import { fixtureUrl, newScope, originUrl, release, stats, waitForStats } from './origin/client';
 
 const MIB = 1024 * 1024;
-
-/** Fetches one URL through POST /v1/fetch and returns its result; fails the test unless it is ok. */
-async function fetchOne(url: string, options: Record<string, unknown> = {}): Promise<PageResult> {
-  const { results } = await fanout({ urls: [url], ...options });
-  expect(results).toHaveLength(1);
-  const result = results[0]!;
-  expect(result.error, JSON.stringify(result.error)).toBeNull();
-  expect(result.ok).toBe(true);
-  return result;
-}
-
-/** The origin URL of a fixture, served with `ct` as its Content-Type (none at all when undefined). */
-function fixtureUrl(scope: string, name: string, ct?: string): string {
-  return originUrl(scope, `fixture/${name}${ct === undefined ? '' : `?ct=${encodeURIComponent(ct)}`}`);
-}
 
 /** The page's whole visible text, as fanout sees it (snippetLength far above the page's text). */
 async function visibleText(url: string, options: Record<string, unknown> = {}): Promise<string> {

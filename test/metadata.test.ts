@@ -9,23 +9,15 @@ import { describe, expect, it } from 'vitest';
 import { isoDate } from '../src/extract/dates';
 import { jsonLdFacts, parseJsonLd } from '../src/extract/jsonld';
 import type { PageResult } from '../src/result';
-import { call, fanout } from './helpers/worker';
-import { newScope, originUrl, stats } from './origin/client';
+import { call, fetchOne } from './helpers/worker';
+import { fixtureUrl, newScope, originUrl, stats } from './origin/client';
 
-function fixtureUrl(scope: string, name: string): string {
-  return originUrl(scope, `fixture/${name}?ct=${encodeURIComponent('text/html; charset=utf-8')}`);
-}
-
-async function fetchOne(url: string, options: Record<string, unknown> = {}): Promise<PageResult> {
-  const { results } = await fanout({ urls: [url], ...options });
-  expect(results[0]!.error).toBeNull();
-  return results[0]!;
-}
+const HTML = 'text/html; charset=utf-8';
 
 describe('metadata after an implicit head close', () => {
   it('Should read title, metas and links that come after a <div> that closed the head, though the snippet filled first', async () => {
     const scope = newScope('late-head');
-    const url = fixtureUrl(scope, 'late-head.html');
+    const url = fixtureUrl(scope, 'late-head.html', HTML);
     const root = new URL(url).origin;
     const page = await fetchOne(url);
     expect(page).toMatchObject({
@@ -44,7 +36,7 @@ describe('metadata after an implicit head close', () => {
 describe('metadata from Open Graph, links and JSON-LD', () => {
   it('Should resolve every field in the documented order', async () => {
     const scope = newScope('article-jsonld');
-    const url = fixtureUrl(scope, 'article-jsonld.html');
+    const url = fixtureUrl(scope, 'article-jsonld.html', HTML);
     const root = new URL(url).origin;
     const page = await fetchOne(url);
     expect(page).toMatchObject({
@@ -69,7 +61,7 @@ describe('metadata from Open Graph, links and JSON-LD', () => {
 
   it('Should name the source of each field and every candidate with `provenance`', async () => {
     const scope = newScope('provenance');
-    const page = await fetchOne(fixtureUrl(scope, 'article-jsonld.html'), { provenance: true });
+    const page = await fetchOne(fixtureUrl(scope, 'article-jsonld.html', HTML), { provenance: true });
     expect(page.sources!.title).toEqual({
       from: '<title>',
       candidates: [
@@ -93,7 +85,7 @@ describe('metadata from Open Graph, links and JSON-LD', () => {
 
   it('Should take `provenance=true` on GET as on POST', async () => {
     const scope = newScope('provenance-get');
-    const res = await call(`/v1/fetch?url=${encodeURIComponent(fixtureUrl(scope, 'article-jsonld.html'))}&provenance=true`);
+    const res = await call(`/v1/fetch?url=${encodeURIComponent(fixtureUrl(scope, 'article-jsonld.html', HTML))}&provenance=true`);
     expect(res.status).toBe(200);
     const { results } = await res.json<{ results: PageResult[] }>();
     expect(results[0]!.sources!.title!.from).toBe('<title>');
@@ -103,7 +95,7 @@ describe('metadata from Open Graph, links and JSON-LD', () => {
 describe('metadata found in the content', () => {
   it('Should take author and date from the byline and the description from the first prose paragraph, past nav, cookie banner and aside', async () => {
     const scope = newScope('byline');
-    const page = await fetchOne(fixtureUrl(scope, 'byline-body.html'), { provenance: true });
+    const page = await fetchOne(fixtureUrl(scope, 'byline-body.html', HTML), { provenance: true });
     expect(page).toMatchObject({ author: 'Sam Lee', published: '2024-02-28T07:15:00.000Z', title: 'Ferry timetable changes' });
     expect(page.description).toMatch(/^The island ferry will run every forty minutes from Monday/);
     expect(page.sources!.author!.from).toBe('a[rel=author]');
@@ -113,7 +105,7 @@ describe('metadata found in the content', () => {
 
   it('Should take the title from the first h1 when nothing else names the page, and fall back to /favicon.ico', async () => {
     const scope = newScope('h1-only');
-    const url = fixtureUrl(scope, 'h1-only.html');
+    const url = fixtureUrl(scope, 'h1-only.html', HTML);
     const page = await fetchOne(url);
     expect(page).toMatchObject({ title: 'Only an h1 names this page', icon: `${new URL(url).origin}/favicon.ico` });
     // The icon is named, not fetched: the origin saw the page only.
@@ -122,7 +114,7 @@ describe('metadata found in the content', () => {
 
   it('Should stop looking for an article\'s missing date three paragraphs after its h1', async () => {
     const scope = newScope('no-date');
-    const page = await fetchOne(fixtureUrl(scope, 'article-no-date.html'), { maxBytes: 1_000_000 });
+    const page = await fetchOne(fixtureUrl(scope, 'article-no-date.html', HTML), { maxBytes: 1_000_000 });
     expect(page).toMatchObject({ author: 'Kim Park', published: null, truncated: true });
     // Three ~1 KB paragraphs past the head, the parser's 4 KiB slice and the 16 KiB look for the end:
     // far short of the 48 KiB budget, and of the 200 KB page.

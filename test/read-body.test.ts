@@ -63,40 +63,20 @@ describe('CappedBody', () => {
     expect(body.progress).toEqual({ bytes: 1000, truncated: false, done: false });
   });
 
-  it('Should call a body that ends exactly at the cap whole once finish() sees its end, and not cancel it', async () => {
-    const { stream, seen } = source([500, 500]);
+  it.each([
+    { what: 'ends exactly at the cap', chunks: [500, 500], hang: false, end: 'finish', verdict: 'whole', truncated: false, done: true, cancelled: false },
+    { what: 'goes on past the cap', chunks: [500, 500, 10], hang: false, end: 'finish', verdict: 'truncated', truncated: true, done: false, cancelled: true },
+    { what: 'stalls at the cap', chunks: [500, 500], hang: true, end: 'finish', verdict: 'truncated', truncated: true, done: false, cancelled: true },
+    { what: 'goes on past the cap', chunks: [500, 500, 10], hang: false, end: 'close', verdict: 'truncated', truncated: true, done: false, cancelled: true },
+  ] as const)('Should call a body that $what $verdict once $end() ends it, cancelled: $cancelled', async ({ chunks, hang, end, truncated, done, cancelled }) => {
+    const { stream, seen } = source([...chunks], { hang });
     const body = new CappedBody(stream, 1000, new AbortController().signal);
     await readAll(body);
-    await body.finish(false);
-    expect(body.progress).toEqual({ bytes: 1000, truncated: false, done: true });
-    expect(seen.cancelled).toBe(false);
-  });
-
-  it('Should call a body that goes on past the cap truncated, keep none of the rest, and cancel it', async () => {
-    const { stream, seen } = source([500, 500, 10]);
-    const body = new CappedBody(stream, 1000, new AbortController().signal);
-    await readAll(body);
-    await body.finish(false);
-    expect(body.progress).toEqual({ bytes: 1000, truncated: true, done: false });
-    expect(seen.cancelled).toBe(true);
-  });
-
-  it('Should call a body that stalls at the cap truncated and cancel it', async () => {
-    const { stream, seen } = source([500, 500], { hang: true });
-    const body = new CappedBody(stream, 1000, new AbortController().signal);
-    await readAll(body);
-    await body.finish(false);
-    expect(body.progress).toEqual({ bytes: 1000, truncated: true, done: false });
-    expect(seen.cancelled).toBe(true);
-  });
-
-  it('Should call a body closed at the cap without finish() truncated, and cancel it', async () => {
-    const { stream, seen } = source([500, 500, 10]);
-    const body = new CappedBody(stream, 1000, new AbortController().signal);
-    await readAll(body);
-    body.close();
-    expect(body.progress).toEqual({ bytes: 1000, truncated: true, done: false });
-    expect(seen.cancelled).toBe(true);
+    if (end === 'finish') await body.finish(false);
+    else body.close();
+    // Nothing past the cap is ever counted, whatever the end.
+    expect(body.progress).toEqual({ bytes: 1000, truncated, done });
+    expect(seen.cancelled).toBe(cancelled);
   });
 
   it('Should reject a waiting read with the signal\'s reason when it aborts, and cancel the body', async () => {

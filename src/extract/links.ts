@@ -62,6 +62,6 @@ export class LinkCollector {
 }
 
 /** A URL's host without a leading `www.`: links between the two stay on the site. */
-function siteOf(url: string): string {
+export function siteOf(url: string): string {
   return new URL(url).host.replace(/^www\./, '');
 }

@@ -8,7 +8,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { afterEach, expect } from 'vitest';
 import worker from '../../src/index';
 import type { Env } from '../../src/env';
-import type { BatchResult } from '../../src/result';
+import type { BatchResult, PageResult } from '../../src/result';
 import type { RunEntry, RunRecord } from '../../src/watch/store';
 import { newScope } from '../origin/client';
 
@@ -46,6 +46,16 @@ export async function fanout(body: Record<string, unknown>, options: PostOptions
   const res = await post(body, options);
   expect(res.status, await res.clone().text()).toBe(200);
   return res.json<BatchResult>();
+}
+
+/** One URL through POST /v1/fetch (with `options`); fails the test unless its result is ok. */
+export async function fetchOne(url: string, options: Record<string, unknown> = {}): Promise<PageResult> {
+  const { results } = await fanout({ urls: [url], ...options });
+  expect(results).toHaveLength(1);
+  const result = results[0]!;
+  expect(result.error, JSON.stringify(result.error)).toBeNull();
+  expect(result.ok).toBe(true);
+  return result;
 }
 
 /** A run as GET /v1/runs/:id and /v1/runs/latest answer it: the stored run with its entries. */

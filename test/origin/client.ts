@@ -106,3 +106,8 @@ export function newScope(prefix: string): string {
   if (!/^[\w-]+$/.test(prefix)) throw new TypeError(`Expected \`prefix\` to be letters, digits, _ or -, got ${JSON.stringify(prefix)}`);
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }
+
+/** The origin URL of a fixture (test/fixtures/), served with `ct` as its Content-Type (none at all when undefined). */
+export function fixtureUrl(scope: string, name: string, ct?: string): string {
+  return originUrl(scope, `fixture/${name}${ct === undefined ? '' : `?ct=${encodeURIComponent(ct)}`}`);
+}
