@@ -23,6 +23,7 @@
  */
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
+import { contentBodies } from './lib/content.mjs';
 
 const KIB = 1024;
 const CHUNK = 64 * KIB;
@@ -110,9 +111,11 @@ function newCounters() {
 
 /**
  * Starts the origin. Resolves with its port and a close() that destroys open sockets.
- * @param {{ port?: number, host?: string }} [options]
+ * @param {{ port?: number, host?: string, content?: boolean }} [options]
+ *   content: load the content scenario's pages (test fixtures and BENCH_CONTENT_CORPUS)
  */
-export async function startOrigin({ port = 0, host = '127.0.0.1' } = {}) {
+export async function startOrigin({ port = 0, host = '127.0.0.1', content = false } = {}) {
+  const pages = content ? contentBodies() : new Map();
   const scenarios = new Map();
   const counters = (name) => {
     let c = scenarios.get(name);
@@ -165,6 +168,17 @@ export async function startOrigin({ port = 0, host = '127.0.0.1' } = {}) {
 
     const respond = async () => {
       if (res.destroyed) return;
+      if (type === 'content') {
+        const page = pages.get(id);
+        if (!page) {
+          res.writeHead(404, { 'content-type': 'text/plain' });
+          return res.end(`no content page ${id}\n`);
+        }
+        res.writeHead(200, { 'content-type': page.type, 'content-length': page.body.length });
+        write(page.body);
+        res.end();
+        return;
+      }
       if (type === 'huge') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': size });
         for (let sent = 0; sent < size && !res.destroyed; ) {
@@ -224,7 +238,7 @@ export async function startOrigin({ port = 0, host = '127.0.0.1' } = {}) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const origin = await startOrigin({ port: Number(process.argv[2] ?? 0) });
+  const origin = await startOrigin({ port: Number(process.argv[2] ?? 0), content: process.env.BENCH_ORIGIN_CONTENT === '1' });
   process.stdout.write(`${JSON.stringify({ port: origin.port })}\n`);
   const stop = () => origin.close().then(() => process.exit(0));
   process.on('SIGTERM', stop);

@@ -80,7 +80,7 @@ function selfTimes(profile) {
   return [...totals].sort((a, b) => b[1] - a[1]);
 }
 
-const origin = await startOriginProcess();
+const origin = await startOriginProcess({ content: scenario.kind === 'content' });
 const dev = await startWranglerDev({ root: ROOT, vars: { ALLOW_PRIVATE_HOSTS: 'true', MAX_URLS: '2000', MAX_CONCURRENCY: '50' } });
 try {
   const urls = urlsOf(origin, scenario);
@@ -88,7 +88,7 @@ try {
     const res = await fetch(`${dev.base}/v1/fetch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ urls, concurrency: scenario.concurrency, timeoutMs: 60_000, deadlineMs: 120_000 }),
+      body: JSON.stringify({ urls, concurrency: scenario.concurrency, timeoutMs: 60_000, deadlineMs: 120_000, ...scenario.request }),
     });
     const body = await res.json();
     if (body.stats?.ok !== urls.length) throw new Error(`batch not all ok: ${JSON.stringify(body.stats ?? body)}`);

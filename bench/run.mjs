@@ -9,22 +9,26 @@
  *   BENCH_ROUNDS=3            rounds per scenario (smoke: 1)
  *   BENCH_SCENARIOS=a,b       only these scenarios (names in bench/lib/scenarios.mjs)
  *   BENCH_CONTENDERS=fanout,node,aiohttp   only these contenders
+ *   BENCH_CONTENT_CORPUS=dir  a copy of scrapinghub/article-extraction-benchmark for the `content`
+ *                             scenario (html/<id>.html.gz, ground-truth.json); without it the
+ *                             scenario runs on test/fixtures/content-*.html alone
  *   BENCH_FANOUT_ROOT=dir     run the Worker from another checkout (to measure a change to src/ first)
  *   BENCH_BASELINE_ROOT=dir   also run that checkout's Worker, bare, as `fanout-baseline` in the same
  *                             rounds: an A/B of two commits in one run (e.g. a `git worktree` of the
  *                             commit before a change, with node_modules linked)
  *   BENCH_OUT=dir             where latest.json/latest.svg go (default bench/results)
  *
- * Exit status: non-zero if fanout returned a wrong result (not ok, wrong title, no snippet)
- * for any URL, in either mode.
+ * Exit status: non-zero if fanout returned a wrong result (not ok, wrong title, no snippet;
+ * in `content`: not ok or no Markdown) for any URL, in either mode, or failed a content run.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { aiohttpPeer, fanoutContender, MAX_BYTES, nodePeer, SNIPPET_LENGTH } from './lib/contenders.mjs';
-import { addRatios, judge, summarize, svg, table } from './lib/report.mjs';
+import { aiohttpPeer, DEV_VARS, fanoutContender, MAX_BYTES, maxBytesOf, nodeContentPeer, nodePeer, SNIPPET_LENGTH } from './lib/contenders.mjs';
+import { corpusF1 } from './lib/f1.mjs';
+import { addRatios, contentTable, judge, summarize, svg, table } from './lib/report.mjs';
 import { fullScenarios, smokeScenarios } from './lib/scenarios.mjs';
 import { startOriginProcess, urlsOf } from './lib/origin-process.mjs';
 import { startBareWorkerd } from './lib/workerd.mjs';
@@ -35,30 +39,49 @@ const ROOT = path.resolve(HERE, '..');
 const smoke = process.argv.includes('--smoke');
 const rounds = Number(process.env.BENCH_ROUNDS ?? (smoke ? 1 : 3));
 const only = process.env.BENCH_SCENARIOS?.split(',').filter(Boolean);
-const wanted = process.env.BENCH_CONTENDERS?.split(',').filter(Boolean) ?? (smoke ? ['fanout', 'node'] : ['fanout', 'fanout-bare', 'fanout-single', 'floor', 'node', 'aiohttp']);
+const wanted =
+  process.env.BENCH_CONTENDERS?.split(',').filter(Boolean) ?? (smoke ? ['fanout', 'node'] : ['fanout', 'fanout-bare', 'fanout-single', 'floor', 'node', 'aiohttp', 'node-content']);
 const outDir = process.env.BENCH_OUT ?? path.join(HERE, 'results');
 const fanoutRoot = path.resolve(process.env.BENCH_FANOUT_ROOT ?? ROOT);
 const baselineRoot = process.env.BENCH_BASELINE_ROOT ? path.resolve(process.env.BENCH_BASELINE_ROOT) : null;
-/**
- * Bench settings for wrangler dev, not the deployed defaults: the 600- and 2,000-URL
- * scenarios need MAX_URLS above its default 100 (one batch, as a user of a self-hosted
- * fanout with a raised limit would send); MAX_CONCURRENCY is the default 50, stated.
- */
-const DEV_VARS = { ALLOW_PRIVATE_HOSTS: 'true', MAX_URLS: '2000', MAX_CONCURRENCY: '50' };
+/** Content pages used to warm a contender up for the content scenario (off the clock). */
+const CONTENT_WARMUP = 12;
 
 const log = (line) => process.stdout.write(`${line}\n`);
 
-/** Counts results that are ok, carry the expected title and a snippet, within the byte cap; lists the first few wrong ones. */
+/**
+ * Counts results that are ok, carry the expected title and a snippet (in `content`: a
+ * non-empty Markdown), within the byte cap; lists the first few wrong ones.
+ */
 function check(scenario, results, snippet = true) {
   let correct = 0;
   const wrong = [];
+  const content = scenario.kind === 'content';
   scenario.urls.forEach((u, i) => {
     const r = results[i];
     // The byte cap holds too: a result never reports more body read than maxBytes.
-    if (r && r.ok && r.title === u.title && (r.snippet || !snippet) && !(r.bytes > MAX_BYTES)) correct++;
-    else if (wrong.length < 3) wrong.push({ index: i, expected: u.title, got: r ? { ...r, snippet: r.snippet?.slice(0, 40) } : null });
+    const good = content ? typeof r?.markdown === 'string' && r.markdown.trim() !== '' : r?.title === u.title && (r.snippet || !snippet);
+    if (r && r.ok && good && !(r.bytes > maxBytesOf(scenario))) correct++;
+    else if (wrong.length < 3) {
+      const got = r ? { ...r, snippet: r.snippet?.slice(0, 40), markdown: r.markdown?.slice(0, 40) } : null;
+      wrong.push(content ? { index: i, page: u.source, got } : { index: i, expected: u.title, got });
+    }
   });
   return { correct, wrong };
+}
+
+/** Shingle F1, precision and recall of each page set (and all pages with a truth), from a quality pass's texts. */
+function score(scenario, texts) {
+  const pairs = { fixtures: [], corpus: [] };
+  scenario.urls.forEach((u, i) => {
+    if (u.truth !== null && u.truth !== undefined) pairs[u.set].push({ truth: u.truth, pred: texts[i]?.text ?? '' });
+  });
+  const out = {};
+  for (const [set, list] of Object.entries(pairs)) if (list.length) out[set] = corpusF1(list);
+  out.all = corpusF1([...pairs.fixtures, ...pairs.corpus]);
+  // Pages with no text at all (not ok, or nothing found), scored as empty.
+  out.empty = texts.filter((t, i) => scenario.urls[i].truth != null && !t?.text?.trim()).length;
+  return out;
 }
 
 function readOr(file) {
@@ -106,7 +129,11 @@ function machine() {
 async function main() {
   const started = Date.now();
   const scenarios = (smoke ? smokeScenarios() : fullScenarios()).filter((s) => !only || only.includes(s.name));
-  const origin = await startOriginProcess();
+  for (const s of scenarios) for (const note of s.notes ?? []) log(note);
+  const empty = scenarios.filter((s) => s.urls.length === 0);
+  for (const s of empty) log(`${s.name} skipped: no pages`);
+  scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => s.urls.length > 0));
+  const origin = await startOriginProcess({ content: scenarios.some((s) => s.kind === 'content') });
   let dev;
   let bare;
   let single;
@@ -124,12 +151,14 @@ async function main() {
 
   try {
     const contenders = [];
-    if (wanted.includes('fanout')) {
+    /** Wanted, and running in at least one selected scenario (`only`: the scenarios it is limited to). */
+    const runsIn = (name, only) => wanted.includes(name) && scenarios.some((s) => (!only || only.includes(s.name)) && (!s.contenders || s.contenders.includes(name)));
+    if (runsIn('fanout')) {
       log(`starting wrangler dev (a snapshot of ${path.relative(process.cwd(), fanoutRoot) || '.'}/src) with bench settings: ${Object.entries(DEV_VARS).map(([k, v]) => `--var ${k}:${v}`).join(' ')}`);
       dev = await startWranglerDev({ root: fanoutRoot, vars: DEV_VARS });
       contenders.push(fanoutContender(dev));
     }
-    if (wanted.includes('fanout-bare')) {
+    if (runsIn('fanout-bare')) {
       log('starting bare workerd with the same Worker, bundled by `wrangler deploy --dry-run` (no dev proxy, no inspector)');
       bare = await startBareWorkerd({ root: fanoutRoot, vars: DEV_VARS });
       contenders.push(fanoutContender(bare, 'fanout-bare'));
@@ -146,19 +175,20 @@ async function main() {
       baseline = await startBareWorkerd({ root: baselineRoot, vars: DEV_VARS });
       contenders.push({ ...fanoutContender(baseline, 'fanout-baseline'), baselineCommit: commit });
     }
-    if (wanted.includes('fanout-single')) {
+    if (runsIn('fanout-single', ['throughput'])) {
       log('starting bare workerd with the same bundle without the SHARDS binding (one invocation per batch; throughput only)');
       single = await startBareWorkerd({ root: fanoutRoot, vars: DEV_VARS, shards: false });
       contenders.push({ ...fanoutContender(single, 'fanout-single'), only: ['throughput'] });
     }
-    if (wanted.includes('floor')) {
+    if (runsIn('floor', ['throughput', 'budget50'])) {
       log('starting the floor Worker in bare workerd (fetch + <title> only, 16 KiB per URL; CPU scenarios only)');
       floor = await startBareWorkerd({ root: fanoutRoot, vars: {}, script: path.join(HERE, 'floor', 'worker.js') });
       contenders.push({ ...fanoutContender(floor, 'floor'), only: ['throughput', 'budget50'], checksSnippet: false });
     }
-    if (wanted.includes('node')) contenders.push(nodePeer());
+    if (runsIn('node')) contenders.push(nodePeer());
+    if (runsIn('node-content', ['content'])) contenders.push({ ...nodeContentPeer(), only: ['content'] });
     let python = null;
-    if (wanted.includes('aiohttp')) {
+    if (runsIn('aiohttp')) {
       const peer = aiohttpPeer();
       if (peer) {
         python = peer.version;
@@ -181,16 +211,48 @@ async function main() {
     }
 
     const runs = {};
+    const qualities = {};
     const failures = [];
     for (const scenario of scenarios) {
       const urls = urlsOf(origin, scenario);
-      const here = contenders.filter((c) => !c.only || c.only.includes(scenario.name));
+      const content = scenario.kind === 'content';
+      let here = contenders.filter((c) => (!c.only || c.only.includes(scenario.name)) && (!scenario.contenders || scenario.contenders.includes(c.name)));
+      // A content run that throws (fanout answering 400 to `formats`, say) fails the bench for
+      // fanout and fanout-bare and drops that contender from the scenario, instead of ending the run.
+      const contentFailed = (contender, what, error) => {
+        log(`${scenario.name}: ${contender.name} failed ${what}: ${String(error?.message ?? error).slice(0, 300)}`);
+        if (contender.name === 'fanout' || contender.name === 'fanout-bare') failures.push(`${scenario.name} ${contender.name} failed ${what}`);
+        here = here.filter((c) => c !== contender);
+      };
+      // The content scenario's warm-up: a few of its own pages with its own options (workerd
+      // compiles the Markdown path; the peer gets the same pages before it says "ready").
+      // (Counted under another scenario name, so the origin's figures for the run leave them out.)
+      const peerWarmup = content
+        ? urls.slice(0, CONTENT_WARMUP).map((u) => u.replace(`/b/${scenario.name}/`, `/b/${scenario.name}-warmup/`))
+        : warmup.slice(0, Math.max(scenario.concurrency, 6));
+      if (content) {
+        for (const contender of [...here]) {
+          if (!contender.warm) continue;
+          try {
+            await contender.warm(scenario, peerWarmup);
+          } catch (error) {
+            contentFailed(contender, 'its warm-up', error);
+          }
+        }
+      }
       runs[scenario.name] = Object.fromEntries(here.map((c) => [c.name, []]));
       for (let round = 1; round <= rounds; round++) {
-        for (const contender of here) {
+        for (const contender of [...here]) {
           await origin.reset(scenario.name);
-          const peerWarmup = warmup.slice(0, Math.max(scenario.concurrency, 6));
-          const run = await contender.run(scenario, urls, peerWarmup);
+          let run;
+          try {
+            run = await contender.run(scenario, urls, peerWarmup);
+          } catch (error) {
+            if (!content) throw error;
+            contentFailed(contender, `round ${round}`, error);
+            delete runs[scenario.name][contender.name];
+            continue;
+          }
           run.origin = await origin.settled(scenario.name);
           const { correct, wrong } = check(scenario, run.results, contender.checksSnippet !== false);
           run.correct = correct;
@@ -208,12 +270,31 @@ async function main() {
           }
         }
       }
+      // Quality, once per contender (it is deterministic), off the clock: main content as text.
+      if (content) {
+        qualities[scenario.name] = {};
+        for (const contender of here) {
+          if (!contender.quality) continue;
+          await origin.reset(scenario.name);
+          try {
+            const q = score(scenario, await contender.quality(scenario, urls));
+            qualities[scenario.name][contender.name] = q;
+            const fig = (x) => (x ? `F1 ${x.f1.toFixed(3)} P ${x.precision.toFixed(3)} R ${x.recall.toFixed(3)} (${x.pages} pages)` : '');
+            log(`${scenario.name} quality ${contender.name}: ${['fixtures', 'corpus'].filter((s) => q[s]).map((s) => `${s} ${fig(q[s])}`).join('; ')}${q.empty ? `; ${q.empty} pages without text` : ''}`);
+          } catch (error) {
+            contentFailed(contender, 'its quality pass', error);
+          }
+        }
+      }
     }
 
     const summaries = {};
     for (const scenario of scenarios) {
       summaries[scenario.name] = {};
-      for (const name of Object.keys(runs[scenario.name])) summaries[scenario.name][name] = summarize(scenario, runs[scenario.name][name]);
+      for (const name of Object.keys(runs[scenario.name])) {
+        summaries[scenario.name][name] = summarize(scenario, runs[scenario.name][name]);
+        if (qualities[scenario.name]?.[name]) summaries[scenario.name][name].quality = qualities[scenario.name][name];
+      }
       addRatios(scenario, summaries[scenario.name]);
     }
     const targets = smoke ? [] : judge(scenarios, summaries);
@@ -228,6 +309,10 @@ async function main() {
         devVars: DEV_VARS,
         fanout: { timeoutMs: 60_000, deadlineMs: 120_000, maxBytes: `${MAX_BYTES} (default)`, snippetLength: `${SNIPPET_LENGTH} (default)` },
         peers: { maxBytes: MAX_BYTES, snippetLength: SNIPPET_LENGTH },
+        ...(() => {
+          const c = scenarios.find((s) => s.kind === 'content');
+          return c ? { content: { maxBytes: c.maxBytes, rounds: c.request, quality: { ...c.request, formats: ['text'] }, pages: c.sets, corpus: process.env.BENCH_CONTENT_CORPUS ?? null } } : {};
+        })(),
       },
       summaryLine: `medians of ${rounds} interleaved rounds · fanout ${m.commit ?? '?'}${m.dirty ? '+dirty' : ''} · ${new Date().toISOString().slice(0, 10)}`,
       machineLine: `${m.nproc} × ${m.cpu}, ${m.ramGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}${python ? `, Python ${python.python} + aiohttp ${python.aiohttp}` : ''}`,
@@ -236,6 +321,11 @@ async function main() {
 
     log('');
     log(table(scenarios, summaries, names));
+    const contentRows = contentTable(scenarios, summaries, names);
+    if (contentRows) {
+      log('');
+      log(contentRows);
+    }
     if (targets.length) {
       log('');
       for (const t of targets) log(`${t.met ? 'met   ' : 'MISSED'} ${t.contender.padEnd(11)} ${t.target}: ${t.figure}`);
@@ -249,7 +339,7 @@ async function main() {
 
     if (!smoke) {
       mkdirSync(outDir, { recursive: true });
-      const scenarioInfo = scenarios.map(({ urls, ...rest }) => ({ ...rest, urlCount: urls.length }));
+      const scenarioInfo = scenarios.map(({ urls, notes, ...rest }) => ({ ...rest, urlCount: urls.length }));
       // Raw runs without per-URL results: small enough to commit.
       const compact = Object.fromEntries(
         Object.entries(runs).map(([s, byName]) => [

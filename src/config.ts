@@ -22,6 +22,7 @@ export const LIMIT_VARS = {
   maxRetries: 'MAX_RETRIES',
   maxRedirects: 'MAX_REDIRECTS',
   maxSnippetLength: 'MAX_SNIPPET_LENGTH',
+  maxContentChars: 'MAX_CONTENT_CHARS',
 } as const satisfies Record<keyof Limits, keyof Env>;
 
 /** Limits that may be 0 (no retries, no redirects, no snippet); the rest must be at least 1. */

@@ -47,4 +47,5 @@ export interface Env {
   MAX_REDIRECTS?: string;
   /** Highest `snippetLength` in characters (DEFAULT_LIMITS.maxSnippetLength). */
   MAX_SNIPPET_LENGTH?: string;
+  MAX_CONTENT_CHARS?: string;
 }

@@ -31,8 +31,12 @@ export interface ResultError {
  * What a caller may ask for beyond the default fields (`formats`); each adds
  * its field(s) to the result, and none costs anything unless asked for.
  */
-export const FORMATS = ['links', 'jsonld', 'feed'] as const;
+export const FORMATS = ['markdown', 'text', 'html', 'links', 'jsonld', 'feed'] as const;
 export type Format = (typeof FORMATS)[number];
+
+/** The formats that write the page's content (its main content unless `onlyMainContent` is false). */
+export const CONTENT_FORMATS = ['markdown', 'text', 'html'] as const satisfies readonly Format[];
+export type ContentFormat = (typeof CONTENT_FORMATS)[number];
 
 /** One `<a href>` of a page (the `links` format). */
 export interface PageLink {
@@ -126,6 +130,14 @@ export interface PageFields {
   jsonldSkipped?: number;
   /** The feed, when the body is one (format `feed`); null for any other body. */
   feed?: Feed | null;
+  /** The main content as GitHub-flavoured Markdown (format `markdown`); null when the body has none. */
+  markdown?: string | null;
+  /** The main content as plain text, blocks separated by blank lines (format `text`). */
+  text?: string | null;
+  /** The main content as cleaned HTML (format `html`). */
+  html?: string | null;
+  /** True when a content format was cut at `maxContentChars` (present with any content format). */
+  contentTruncated?: boolean;
 }
 
 /** A page that gave nothing (a binary body, no body, a failure). */

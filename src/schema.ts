@@ -68,6 +68,8 @@ export function buildRequestSchema(limits: Limits) {
       selector: text('selector', z.refine(isValidSelector, 'selector is not a CSS selector HTMLRewriter supports')),
       query: text('query'),
       provenance: z.optional(z.boolean({ error: 'provenance must be true or false' })),
+      onlyMainContent: z.optional(z.boolean({ error: 'onlyMainContent must be true or false' })),
+      maxContentChars: int('maxContentChars', 1, limits.maxContentChars),
       formats: z.optional(
         z
           .array(z.enum(FORMATS, { error: `each format must be one of ${FORMATS.join(', ')}` }), { error: 'formats must be an array of format names' })
@@ -88,10 +90,10 @@ void _sameOptions;
 export const requestSchemaFor = perObject((env: Env) => buildRequestSchema(limitsFromEnv(env)));
 
 /** GET options that are numbers in the schema: the query's text is converted when it looks like one. */
-const NUMERIC_KEYS: ReadonlySet<string> = new Set(['concurrency', 'perHost', 'timeoutMs', 'deadlineMs', 'maxBytes', 'retries', 'maxRedirects', 'snippetLength']);
+const NUMERIC_KEYS: ReadonlySet<string> = new Set(['concurrency', 'perHost', 'timeoutMs', 'deadlineMs', 'maxBytes', 'retries', 'maxRedirects', 'snippetLength', 'maxContentChars']);
 
 /** GET options that are booleans in the schema: `true` and `false` are converted (anything else is left for the schema to name). */
-const BOOLEAN_KEYS: ReadonlySet<string> = new Set(['provenance']);
+const BOOLEAN_KEYS: ReadonlySet<string> = new Set(['provenance', 'onlyMainContent']);
 
 /** Query parameters that may repeat: each `url` (or `urls`) adds a URL. */
 const REPEATABLE: ReadonlySet<string> = new Set(['url', 'urls']);

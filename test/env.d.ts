@@ -12,3 +12,8 @@ declare namespace Cloudflare {
     default: Fetcher;
   }
 }
+
+// Vite's import.meta.glob, which test/content.test.ts uses to read its ground-truth files.
+interface ImportMeta {
+  glob<T = unknown>(pattern: string, options: { query: string; import: string; eager: true }): Record<string, T>;
+}

@@ -207,7 +207,7 @@ describe('formats through every way in', () => {
   });
 
   it.each([
-    [{ urls: ['http://a/'], formats: ['markdown'] }, 'formats[0]'],
+    [{ urls: ['http://a/'], formats: ['pdf'] }, 'formats[0]'],
     [{ urls: ['http://a/'], formats: 'links' }, 'formats'],
     [{ urls: ['http://a/'], formats: ['links', 'links'] }, 'formats'],
   ])('Should answer 400 for %j naming %s', async (body, field) => {

@@ -21,6 +21,25 @@ export const FANOUT_LIMITS = { timeoutMs: 60_000, deadlineMs: 120_000 };
 /** fanout's default maxBytes and snippetLength; the peers get the same caps, so it is the same job. */
 export const MAX_BYTES = 262_144;
 export const SNIPPET_LENGTH = 300;
+/**
+ * Bench settings for the Worker (wrangler dev and bare workerd), not the deployed defaults:
+ * the 600- and 2,000-URL scenarios need MAX_URLS above its default 100 (one batch, as a
+ * user of a self-hosted fanout with a raised limit would send); MAX_CONCURRENCY is the
+ * default 50, stated; the origin is on 127.0.0.1.
+ */
+export const DEV_VARS = { ALLOW_PRIVATE_HOSTS: 'true', MAX_URLS: '2000', MAX_CONCURRENCY: '50' };
+
+/** The byte cap a scenario's job runs with: its own (the content scenario reads whole pages), else fanout's default. */
+export const maxBytesOf = (scenario) => scenario.maxBytes ?? MAX_BYTES;
+
+/** The fields of a result the runner checks and scores (main content only where the scenario asks for it). */
+function keep(r) {
+  if (!r) return null;
+  const out = { ok: r.ok, status: r.status, title: r.title, snippet: r.snippet, bytes: r.bytes, error: r.error?.code ?? r.error };
+  if ('markdown' in r) out.markdown = r.markdown;
+  if ('text' in r) out.text = r.text;
+  return out;
+}
 
 /**
  * fanout in workerd (under wrangler dev, or bare): one POST /v1/fetch per run, JSON (or
@@ -28,8 +47,30 @@ export const SNIPPET_LENGTH = 300;
  * wrangler dev: the Worker's and the dev proxy's), RSS the Worker's workerd.
  */
 export function fanoutContender(dev, name = 'fanout') {
+  /** One batch off the clock (a scenario's warm-up: workerd compiles the code paths its options take). */
+  const warm = async (scenario, urls) => {
+    const res = await fetch(`${dev.base}/v1/fetch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ urls, concurrency: scenario.concurrency, ...FANOUT_LIMITS, ...scenario.request }),
+    });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${name} answered ${res.status}: ${text.slice(0, 500)}`);
+  };
   return {
     name,
+    warm,
+    /** The content scenario's quality pass: each page's main content as text (`formats: ["text"]`), off the clock. */
+    async quality(scenario, urls) {
+      const res = await fetch(`${dev.base}/v1/fetch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ urls, concurrency: scenario.concurrency, ...FANOUT_LIMITS, ...scenario.request, formats: ['text'] }),
+      });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`${name} answered ${res.status}: ${text.slice(0, 500)}`);
+      return JSON.parse(text).results.map((r) => ({ ok: r.ok, status: r.status, bytes: r.bytes, text: r.text ?? null }));
+    },
     async run(scenario, urls) {
       const { worker, all } = dev.workerd();
       const ndjson = scenario.kind === 'first';
@@ -40,7 +81,8 @@ export function fanoutContender(dev, name = 'fanout') {
       const res = await fetch(`${dev.base}/v1/fetch`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: ndjson ? 'application/x-ndjson' : 'application/json' },
-        body: JSON.stringify({ urls, concurrency: scenario.concurrency, ...FANOUT_LIMITS }),
+        // scenario.request: the content scenario's formats and byte cap.
+        body: JSON.stringify({ urls, concurrency: scenario.concurrency, ...FANOUT_LIMITS, ...scenario.request }),
       });
       let firstResultMs = null;
       let results;
@@ -75,7 +117,7 @@ export function fanoutContender(dev, name = 'fanout') {
         cpuMs: cpuDelta(before, after),
         workerCpuMs: cpuDelta(workerBefore, cpuSnapshot([worker])),
         rss: memory,
-        results: results.map((r) => (r ? { ok: r.ok, status: r.status, title: r.title, snippet: r.snippet, bytes: r.bytes, error: r.error?.code } : null)),
+        results: results.map(keep),
       };
     },
   };
@@ -83,8 +125,13 @@ export function fanoutContender(dev, name = 'fanout') {
 
 /** Runs a peer script for one run: job in, "ready", then "go", then one JSON line out. */
 function peerContender(name, command, args) {
-  return {
+  const self = {
     name,
+    /** The content scenario's quality pass: the peer in its `text` mode (Readability's textContent), off the clock. */
+    async quality(scenario, urls) {
+      const run = await self.run({ ...scenario, peerJob: { ...scenario.peerJob, mode: 'text' } }, urls, []);
+      return run.results.map((r) => ({ ok: r.ok, status: r.status, bytes: r.bytes, text: r.text ?? null }));
+    },
     async run(scenario, urls, warmup) {
       const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
       const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -96,7 +143,7 @@ function peerContender(name, command, args) {
       };
       try {
         child.stdin.write(
-          `${JSON.stringify({ urls, concurrency: scenario.concurrency, maxBytes: MAX_BYTES, snippetLength: SNIPPET_LENGTH, timeoutMs: FANOUT_LIMITS.timeoutMs, warmup })}\n`,
+          `${JSON.stringify({ urls, concurrency: scenario.concurrency, maxBytes: maxBytesOf(scenario), snippetLength: SNIPPET_LENGTH, timeoutMs: FANOUT_LIMITS.timeoutMs, warmup, ...scenario.peerJob })}\n`,
         );
         if ((await next('ready')) !== 'ready') throw new Error(`${name} did not say ready`);
         const before = cpuSnapshot([child.pid]);
@@ -108,17 +155,23 @@ function peerContender(name, command, args) {
         await sleep(SETTLE_MS);
         const memory = rss.stop();
         const cpuMs = cpuDelta(before, cpuSnapshot([child.pid]));
-        return { makespanMs, firstResultMs: out.firstResultMs, peerMakespanMs: out.makespanMs, cpuMs, rss: memory, results: out.results };
+        return { makespanMs, firstResultMs: out.firstResultMs, peerMakespanMs: out.makespanMs, cpuMs, rss: memory, results: out.results.map(keep) };
       } finally {
         child.stdin.end();
         await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))]);
       }
     },
   };
+  return self;
 }
 
 export function nodePeer(nodeBinary = process.execPath) {
   return peerContender('node', nodeBinary, [path.join(PEERS, 'node-peer.mjs')]);
+}
+
+/** The content scenario's Node peer: fetch + p-limit, linkedom, Readability, turndown (bench/peers/node-content-peer.mjs). */
+export function nodeContentPeer(nodeBinary = process.execPath) {
+  return peerContender('node-content', nodeBinary, [path.join(PEERS, 'node-content-peer.mjs')]);
 }
 
 /**

@@ -7,9 +7,13 @@ import { fileURLToPath } from 'node:url';
 const ORIGIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'origin.mjs');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The origin in its own process; answers { base, stats(scenario), reset(scenario), stop() }. */
-export async function startOriginProcess() {
-  const child = spawn(process.execPath, [ORIGIN], { stdio: ['pipe', 'pipe', 'inherit'] });
+/**
+ * The origin in its own process; answers { base, stats(scenario), reset(scenario), stop() }.
+ * content: also serve the content scenario's pages (read and gunzipped once, at startup).
+ */
+export async function startOriginProcess({ content = false } = {}) {
+  const env = { ...process.env, BENCH_ORIGIN_CONTENT: content ? '1' : '0' };
+  const child = spawn(process.execPath, [ORIGIN], { stdio: ['pipe', 'pipe', 'inherit'], env });
   const first = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next();
   if (first.done) throw new Error('bench origin exited before listening');
   const base = `http://127.0.0.1:${JSON.parse(first.value).port}`;
@@ -37,4 +41,8 @@ export async function startOriginProcess() {
 
 /** The scenario's URLs on this origin: latency, size and type as query knobs. */
 export const urlsOf = (origin, scenario) =>
-  scenario.urls.map((u) => `${origin.base}/b/${scenario.name}/${u.id}?d=${u.delay}&s=${u.size}${u.type === 'huge' ? '&t=huge' : ''}`);
+  scenario.urls.map((u) =>
+    u.type === 'content'
+      ? `${origin.base}/b/${scenario.name}/${encodeURIComponent(u.id)}?d=${u.delay}&t=content`
+      : `${origin.base}/b/${scenario.name}/${u.id}?d=${u.delay}&s=${u.size}${u.type === 'huge' ? '&t=huge' : ''}`,
+  );

@@ -62,7 +62,7 @@ export function addRatios(scenario, byContender) {
       const a = headline(scenario.kind, figures);
       const b = headline(scenario.kind, other);
       figures.vs[peer] = a && b ? a / b : null;
-      if (scenario.kind === 'throughput' || scenario.kind === 'budget') {
+      if (scenario.kind === 'throughput' || scenario.kind === 'budget' || scenario.kind === 'content') {
         figures.vs[`${peer}Cpu`] = figures.cpuMs && other.cpuMs ? figures.cpuMs / other.cpuMs : null;
       }
     }
@@ -159,8 +159,61 @@ export function table(scenarios, summaries, contenders) {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+/**
+ * The content scenario's own table: speed and CPU per page in the rounds, CPU against the
+ * content peer's, and main-content quality per page set (shingle F1, precision, recall).
+ * Null when no content scenario ran.
+ */
+export function contentTable(scenarios, summaries, contenders) {
+  const scenario = scenarios.find((s) => s.kind === 'content');
+  if (!scenario || !summaries[scenario.name]) return null;
+  const peer = 'node-content';
+  const sets = ['fixtures', 'corpus'].filter((set) => contenders.some((c) => summaries[scenario.name][c]?.quality?.[set]));
+  const head = ['contender', 'pages', 'makespan ms', 'pages/s', 'CPU ms/page', `CPU ÷ ${peer}`, 'RSS +MiB', ...sets.flatMap((set) => [`${set} F1`, 'P', 'R']), 'ok'];
+  const rows = [];
+  for (const name of contenders) {
+    const s = summaries[scenario.name][name];
+    if (!s) continue;
+    rows.push([
+      name,
+      s.total,
+      fmt(s.makespanMs),
+      fmt(s.urlsPerSec, 1),
+      fmt(s.cpuMsPerUrl, 2),
+      name === peer ? '' : fmt(s.vs?.[`${peer}Cpu`], 2),
+      fmt(s.rssGrowthMiB, 1),
+      ...sets.flatMap((set) => {
+        const q = s.quality?.[set];
+        return [fmt(q?.f1, 3), fmt(q?.precision, 3), fmt(q?.recall, 3)];
+      }),
+      `${s.correct}/${s.total}`,
+    ]);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  const pages = Object.entries(scenario.sets ?? {})
+    .filter(([, n]) => n)
+    .map(([set, n]) => `${n} ${set}`)
+    .join(' + ');
+  return [
+    `${scenario.label} (${pages}; Markdown in the rounds, quality from one text pass per contender)`,
+    line(head),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}
+
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-const COLORS = { fanout: '#f38020', 'fanout-bare': '#faad63', 'fanout-single': '#fdd3a8', 'fanout-baseline': '#c9a0dc', floor: '#9e9e9e', node: '#3c873a', aiohttp: '#3572a5' };
+const COLORS = {
+  fanout: '#f38020',
+  'fanout-bare': '#faad63',
+  'fanout-single': '#fdd3a8',
+  'fanout-baseline': '#c9a0dc',
+  floor: '#9e9e9e',
+  node: '#3c873a',
+  aiohttp: '#3572a5',
+  'node-content': '#7fb77e',
+};
 
 /**
  * A hand-written SVG: one small bar panel per figure that matters, a bar per contender,
@@ -177,6 +230,15 @@ export function svg(meta, scenarios, summaries, contenders) {
     { title: 'CPU ms, one 50-page batch', scenario: 'budget50', value: (s) => s.cpuMs, digits: 1, target: FREE_CPU_MS, better: 'lower' },
     { title: 'Peak RSS growth MiB, 50 × 200 MB', scenario: 'memory', value: (s) => s.rssGrowthMiB, digits: 1, target: 64, better: 'lower' },
     { title: 'First result ms (fastest URL 100 ms)', scenario: 'first', value: (s) => s.firstResultMs, digits: 0, target: 150, better: 'lower' },
+    { title: 'CPU ms per page, article → Markdown (c=6)', scenario: 'content', value: (s) => s.cpuMsPerUrl, digits: 2, better: 'lower' },
+    {
+      title: `Main-content F1, ${summaries.content && Object.values(summaries.content).some((s) => s.quality?.corpus) ? 'extraction benchmark' : 'fixtures'}`,
+      scenario: 'content',
+      value: (s) => s.quality?.corpus?.f1 ?? s.quality?.fixtures?.f1 ?? null,
+      digits: 3,
+      max: 1,
+      better: 'higher',
+    },
   ].filter((p) => summaries[p.scenario]);
   const cols = 2;
   const pw = 420;

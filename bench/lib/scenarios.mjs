@@ -4,6 +4,7 @@
  * so every contender, round and run fetches exactly the same URLs.
  */
 import { titleFor } from '../origin.mjs';
+import { CONTENT_MAX_BYTES, contentPages } from './content.mjs';
 
 /** mulberry32: a small seeded PRNG, enough for reproducible latency spreads. */
 export function seeded(seed) {
@@ -35,6 +36,8 @@ function pages(count, delayOf, size = PAGE) {
  *       budget -> CPU ms of one batch against the Free plan's 10 ms
  *       memory -> peak RSS growth and bytes the origin sent
  *       first -> time to the first result (NDJSON for fanout) against the fastest URL's latency
+ *       content -> main content as Markdown: pages/s and CPU ms per page in the rounds, then
+ *                  shingle F1 against the article text in one quality pass (see contentScenario)
  */
 export function fullScenarios() {
   const spread = seeded(0x5eed1);
@@ -94,7 +97,33 @@ export function fullScenarios() {
       // The fastest URL is among the first `concurrency`, so it starts at once for every contender.
       urls: pages(24, (i) => (i === 2 ? 100 : uniform(firstRand, 300, 800))),
     },
+    contentScenario(),
   ];
+}
+
+/**
+ * Real article pages (bench/lib/content.mjs: the test fixtures and, when BENCH_CONTENT_CORPUS
+ * names a copy, the article-extraction benchmark), 0 ms latency, whole pages (CONTENT_MAX_BYTES),
+ * c=6. The rounds ask for Markdown (fanout `formats: ["markdown"]`, the peer's markdown mode);
+ * the quality pass asks for text (fanout `formats: ["text"]`, Readability's textContent).
+ * Only fanout and the content peer run it. `notes` says which page sets were skipped;
+ * with no page at all the runner skips the scenario.
+ */
+export function contentScenario() {
+  const { pages: found, notes } = contentPages();
+  return {
+    name: 'content',
+    label: `content: ${found.length} article pages → Markdown, c=6`,
+    kind: 'content',
+    concurrency: 6,
+    maxBytes: CONTENT_MAX_BYTES,
+    request: { formats: ['markdown'], maxBytes: CONTENT_MAX_BYTES },
+    peerJob: { mode: 'markdown' },
+    contenders: ['fanout', 'fanout-bare', 'fanout-baseline', 'node-content'],
+    sets: { fixtures: found.filter((p) => p.set === 'fixtures').length, corpus: found.filter((p) => p.set === 'corpus').length },
+    notes,
+    urls: found.map((p) => ({ id: p.id, delay: 0, type: 'content', set: p.set, source: p.source, truth: p.truth })),
+  };
 }
 
 /** A tiny run for CI: a few URLs of each kind that matters for correctness. */

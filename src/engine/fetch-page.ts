@@ -256,6 +256,8 @@ class PageAttempt {
       hashText: options.hashText,
       provenance: options.provenance,
       formats: options.formats,
+      onlyMainContent: options.onlyMainContent,
+      maxContentChars: options.maxContentChars,
       pageUrl: this.#current.href,
     };
     let found;

@@ -1,5 +1,5 @@
 import { version } from '../../package.json';
-import type { Format } from '../result';
+import { CONTENT_FORMATS, type Format } from '../result';
 
 /**
  * The engine's own options: what a batch runs with, the defaults a caller gets
@@ -35,7 +35,18 @@ export const DEFAULTS = {
   snippetLength: 300,
   /** Results name their metadata sources only when asked: `sources` is for link previews that choose. */
   provenance: false,
+  /** Content formats (markdown, text, html) give the page's main content, not its whole body. */
+  onlyMainContent: true,
+  /** Characters of each content format: a long article (about 15,000 words) fits. */
+  maxContentChars: 100_000,
 } as const;
+
+/**
+ * `maxBytes` when a content format (markdown, text, html) is asked for and
+ * `maxBytes` is not: many article pages carry 200 KB or more of markup and
+ * scripts before the story, which 256 KiB would cut off.
+ */
+export const CONTENT_MAX_BYTES = 2_097_152;
 
 /** Service-wide maxima; a deployment sets them with the vars named in `LIMIT_VARS` (src/config.ts). */
 export interface Limits {
@@ -47,6 +58,7 @@ export interface Limits {
   maxRetries: number;
   maxRedirects: number;
   maxSnippetLength: number;
+  maxContentChars: number;
 }
 
 /** The maxima when a var is not set: the one place these numbers are written. */
@@ -59,6 +71,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxRetries: 5,
   maxRedirects: 10,
   maxSnippetLength: 5_000,
+  maxContentChars: 1_000_000,
 };
 
 /** Engine constants that are not per-request options. */
@@ -101,6 +114,10 @@ export interface RequestOptions {
   provenance?: boolean | undefined;
   /** More than the default fields: see FORMATS (src/result.ts). */
   formats?: readonly Format[] | undefined;
+  /** Content formats: the main content only (true), or the whole body. */
+  onlyMainContent?: boolean | undefined;
+  /** Characters of each content format; longer content is cut at a block boundary. */
+  maxContentChars?: number | undefined;
 }
 
 /** Settings of the deployment that are not request options. */
@@ -124,6 +141,8 @@ export interface FetchOptions extends ServiceSettings {
   query: string | undefined;
   provenance: boolean;
   formats: readonly Format[];
+  onlyMainContent: boolean;
+  maxContentChars: number;
   /** Hash all visible text into `textHash` (watch lists; not a request option). */
   hashText?: boolean;
 }
@@ -138,7 +157,7 @@ export function normalizeOptions(request: RequestOptions, settings: ServiceSetti
     perHost: request.perHost ?? DEFAULTS.perHost,
     timeoutMs: request.timeoutMs ?? Math.min(DEFAULTS.timeoutMs, limits.maxTimeoutMs),
     deadlineMs: request.deadlineMs ?? Math.min(DEFAULTS.deadlineMs, limits.maxDeadlineMs),
-    maxBytes: request.maxBytes ?? Math.min(DEFAULTS.maxBytes, limits.maxBytes),
+    maxBytes: request.maxBytes ?? Math.min(wantsContent(request) ? CONTENT_MAX_BYTES : DEFAULTS.maxBytes, limits.maxBytes),
     retries: request.retries ?? Math.min(DEFAULTS.retries, limits.maxRetries),
     maxRedirects: request.maxRedirects ?? Math.min(DEFAULTS.maxRedirects, limits.maxRedirects),
     snippetLength: request.snippetLength ?? Math.min(DEFAULTS.snippetLength, limits.maxSnippetLength),
@@ -146,7 +165,13 @@ export function normalizeOptions(request: RequestOptions, settings: ServiceSetti
     query: request.query,
     provenance: request.provenance ?? DEFAULTS.provenance,
     formats: request.formats ?? [],
+    onlyMainContent: request.onlyMainContent ?? DEFAULTS.onlyMainContent,
+    maxContentChars: request.maxContentChars ?? Math.min(DEFAULTS.maxContentChars, limits.maxContentChars),
     userAgent: settings.userAgent,
     allowPrivate: settings.allowPrivate,
   };
+}
+
+function wantsContent(request: RequestOptions): boolean {
+  return request.formats?.some((format) => (CONTENT_FORMATS as readonly Format[]).includes(format)) ?? false;
 }

@@ -149,6 +149,8 @@ const OPTION_CHECKS: Record<keyof FetchOptions, (value: unknown) => boolean> = {
   query: orAbsent(isString),
   provenance: isBoolean,
   formats: (value) => Array.isArray(value) && value.every((item) => FORMAT_SET.has(item)),
+  onlyMainContent: isBoolean,
+  maxContentChars: isNumber,
   userAgent: isString,
   allowPrivate: isBoolean,
   hashText: orAbsent(isBoolean),

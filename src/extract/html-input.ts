@@ -25,9 +25,9 @@ export function htmlInput(
   decision: CharsetDecision,
   stop: StopFlag,
   onError: (error: unknown) => void,
-  /** Sees every UTF-8 chunk the rewriter gets (the feed format keeps them). */
+  /** Sees every UTF-8 chunk read (the feed and content formats keep them). */
   tee?: (chunk: Uint8Array) => void,
-): ReadableStream<Uint8Array> {
+): HtmlInput {
   const chunks = utf8Chunks(body, decision);
   const nextBytes = tee
     ? async () => {
@@ -51,7 +51,7 @@ export function htmlInput(
     return chunk;
   };
   let rest: Uint8Array | null = null;
-  return new ReadableStream<Uint8Array>(
+  const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
@@ -79,6 +79,26 @@ export function htmlInput(
     },
     { highWaterMark: 0 },
   );
+  const readRest = async (): Promise<void> => {
+    // Chunks go through `tee` as they are read: the one in flight, then every one left.
+    const pending = ahead;
+    ahead = null;
+    if (pending && (await pending) === null) return;
+    while ((await nextBytes()) !== null) {
+      // Each chunk went to `tee`.
+    }
+  };
+  return { stream, readRest };
+}
+
+/** The rewriter's input, and the rest of the body once the rewriter is done with it. */
+export interface HtmlInput {
+  stream: ReadableStream<Uint8Array>;
+  /**
+   * Reads what the rewriter did not (after an early stop), through `tee`,
+   * to the body's end or its cap; rejects with the body's own error.
+   */
+  readRest(): Promise<void>;
 }
 
 /** The body's chunks as UTF-8, BOM dropped: passed through for UTF-8, decoded and re-encoded otherwise. */

@@ -1,4 +1,4 @@
-import type { Format, PageFields } from '../result';
+import { CONTENT_FORMATS, type Format, type PageFields } from '../result';
 import { LinkCollector } from './links';
 import { PageMetadata } from './metadata';
 import { bestWindow, cutAtWord, decodeText, queryTerms, TextBuffer, TextHash, tidy } from './text';
@@ -15,6 +15,10 @@ export interface SnippetOptions {
   provenance?: boolean | undefined;
   /** More than the default fields (src/result.ts FORMATS). */
   formats?: readonly Format[] | undefined;
+  /** Content formats (read from the whole page by ./content.ts): the main content (default) or the whole body. */
+  onlyMainContent?: boolean | undefined;
+  /** Characters of each content format (default: no cut). */
+  maxContentChars?: number | undefined;
 }
 
 /**
@@ -83,9 +87,16 @@ export async function extractHtml(
     await drain(out);
   } catch (error) {
     // Stopped on purpose (the caller tells the origin to stop sending), or the input failed.
-    if (!stop.requested) throw error;
+    // lol-html also bounds its own memory (its stack of open elements, mostly): a page nested
+    // past it gives what was read up to there, not a failure. The caller ends the body.
+    if (!stop.requested && !isParserLimit(error)) throw error;
   }
   return page.fields(pageUrl);
+}
+
+/** lol-html's error for a document past its memory bound (100,000 nested elements do it; 5,000 do not). */
+function isParserLimit(error: unknown): boolean {
+  return error instanceof Error && /memory limit has been exceeded/i.test(error.message);
 }
 
 /**
@@ -249,7 +260,9 @@ class PageReader {
     const formats = options.formats ?? [];
     this.#links = formats.includes('links') ? new LinkCollector() : null;
     // Links and JSON-LD can be anywhere: a format that asks for them reads the whole page (up to maxBytes).
-    this.#stopEarly = !options.selector && !options.query && !options.hashText && formats.length === 0;
+    // The content formats read the whole page themselves (./content.ts), so they leave the early stop on.
+    const onlyContent = formats.every((format) => (CONTENT_FORMATS as readonly Format[]).includes(format));
+    this.#stopEarly = !options.selector && !options.query && !options.hashText && onlyContent;
   }
 
   /**

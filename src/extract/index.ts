@@ -1,9 +1,10 @@
-import { EMPTY_FIELDS, type PageFields } from '../result';
+import { CONTENT_FORMATS, EMPTY_FIELDS, type ContentFormat, type Format, type PageFields } from '../result';
 import { CHARSET_PRESCAN_BYTES, decideHtmlCharset, decideTextCharset } from './charset';
 import { extractHtml, type SnippetOptions, type StopFlag } from './html';
 import { htmlInput } from './html-input';
 import { kindOf, looksBinary, sniffKind, SNIFF_BYTES } from './kind';
-import { extractPlain } from './plain';
+import { extractContent } from './content';
+import { extractPlain, plainContent } from './plain';
 import { feedFromJson, feedFromXml } from './feed';
 import { concatBytes, PrefixedBody, type ChunkSource } from './prefix';
 
@@ -64,24 +65,54 @@ export async function extract(source: ChunkSource, contentType: string | null, o
   // The feed format reads the whole text as well: the HTML reader cannot tell XML's structure.
   const feedText: string[] | null = options.formats?.includes('feed') ? [] : null;
   if (kind !== 'html') {
-    const fields = await extractPlain(body, kind, decision, options, feedText ? (text) => feedText.push(text) : undefined);
-    const feed = feedText && kind === 'json' ? feedFromJson(feedText.join(''), options.pageUrl) : null;
-    return withFormats({ fields: feedText ? { ...fields, feed } : fields, charset: decision.encoding }, options);
+    // Content formats give text and JSON as they are, up to maxContentChars (and one more character, to tell a cut).
+    const content = contentFormats(options);
+    const contentCap = (options.maxContentChars ?? Number.MAX_SAFE_INTEGER) + 1;
+    let contentText = '';
+    const whole =
+      feedText || content.length > 0
+        ? (text: string) => {
+            feedText?.push(text);
+            if (content.length > 0 && contentText.length < contentCap) contentText += text.slice(0, contentCap - contentText.length);
+          }
+        : undefined;
+    let fields = await extractPlain(body, kind, decision, options, whole);
+    if (feedText) fields = { ...fields, feed: kind === 'json' ? feedFromJson(feedText.join(''), options.pageUrl) : null };
+    if (content.length > 0) fields = { ...fields, ...plainContent(contentText, kind, content, options.maxContentChars) };
+    return withFormats({ fields, charset: decision.encoding }, options);
   }
 
   // The rewriter reports a failed input as an error of its own; answer with the input's (timeout, reset).
   let inputError: unknown;
   const stop: StopFlag = { requested: false, bytes: 0 };
-  // Only an XML body can be a feed: an HTML page's bytes are not kept for nothing.
-  const feedBytes: Uint8Array[] | null = feedText && isXml(contentType, prefix) ? [] : null;
-  const stream = htmlInput(body, decision, stop, (error) => (inputError = error), feedBytes ? (chunk) => feedBytes.push(chunk) : undefined);
+  // The content formats parse the whole page again (./content.ts), and only an XML body can be a feed:
+  // an HTML page's bytes are kept only for them.
+  const content = contentFormats(options);
+  const keptBytes: Uint8Array[] | null = content.length > 0 || (feedText && isXml(contentType, prefix)) ? [] : null;
+  const input = htmlInput(body, decision, stop, (error) => (inputError = error), keptBytes ? (chunk) => keptBytes.push(chunk) : undefined);
   let fields: PageFields;
   try {
-    fields = await extractHtml(stream, options.pageUrl, options, stop);
+    fields = await extractHtml(input.stream, options.pageUrl, options, stop);
   } catch (error) {
     throw inputError ?? error;
   }
-  if (feedBytes) fields.feed = feedFromXml(new TextDecoder().decode(concatBytes(feedBytes)), options.pageUrl);
+  if (!keptBytes) return withFormats({ fields, charset: decision.encoding }, options);
+  // The rewriter may have stopped early (metadata and snippet in hand): the content needs the rest.
+  if (content.length > 0) await input.readRest();
+  const text = new TextDecoder().decode(concatBytes(keptBytes));
+  if (feedText) fields.feed = isXml(contentType, prefix) ? feedFromXml(text, options.pageUrl) : null;
+  if (content.length > 0) {
+    Object.assign(
+      fields,
+      extractContent(text, {
+        formats: content,
+        pageUrl: options.pageUrl,
+        title: fields.title,
+        onlyMainContent: options.onlyMainContent !== false,
+        maxChars: options.maxContentChars ?? Number.MAX_SAFE_INTEGER,
+      }),
+    );
+  }
   return withFormats({ fields, charset: decision.encoding }, options);
 }
 
@@ -99,7 +130,14 @@ function withFormats(extracted: Extracted, options: ExtractOptions): Extracted {
     fields.jsonldSkipped ??= 0;
   }
   if (formats.includes('feed')) fields.feed ??= null;
+  const content = contentFormats(options);
+  for (const format of content) fields[format] ??= null;
+  if (content.length > 0) fields.contentTruncated ??= false;
   return { ...extracted, fields };
+}
+
+function contentFormats(options: ExtractOptions): ContentFormat[] {
+  return (options.formats ?? []).filter((format: Format): format is ContentFormat => (CONTENT_FORMATS as readonly Format[]).includes(format));
 }
 
 /** An XML media type, or a body that starts like XML or a feed (BOM and whitespace aside). */

@@ -1,9 +1,9 @@
-import type { PageFields } from '../result';
+import type { ContentFormat, PageFields } from '../result';
 import { EMPTY_FIELDS } from '../result';
 import type { CharsetDecision } from './charset';
 import { QUERY_TEXT_CAP, type SnippetOptions } from './html';
 import type { PrefixedBody } from './prefix';
-import { bestWindow, cutAtWord, JsonCompactor, queryTerms, TextBuffer, TextHash } from './text';
+import { bestWindow, cutAtWord, JsonCompactor, queryTerms, stripControls, TextBuffer, TextHash } from './text';
 
 /**
  * JSON and plain text: decoded as they stream, JSON compacted (whitespace
@@ -37,4 +37,26 @@ export async function extractPlain(
   const text = sink instanceof JsonCompactor ? sink.out : sink.text;
   const snippet = options.snippetLength > 0 ? (bestWindow(text, terms, options.snippetLength) ?? cutAtWord(text, options.snippetLength)) || null : null;
   return { ...EMPTY_FIELDS, snippet, ...(hash ? { textHash: hash.digest() } : {}) };
+}
+
+/**
+ * The content formats of a text or JSON body: the text as it is (JSON in a
+ * fenced `json` block in Markdown, `<pre>` in HTML), cut at `maxChars`.
+ */
+export function plainContent(
+  whole: string,
+  kind: 'json' | 'text',
+  formats: readonly ContentFormat[],
+  maxChars = Number.MAX_SAFE_INTEGER,
+): Pick<PageFields, ContentFormat | 'contentTruncated'> {
+  const cut = whole.length > maxChars;
+  const text = stripControls(cut ? whole.slice(0, maxChars) : whole).trim();
+  const out: Pick<PageFields, ContentFormat | 'contentTruncated'> = { contentTruncated: cut };
+  for (const format of formats) {
+    if (!text) out[format] = null;
+    else if (format === 'text') out.text = text;
+    else if (format === 'html') out.html = `<pre>${text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'))}</pre>`;
+    else out.markdown = kind === 'json' ? `\`\`\`json\n${text}\n\`\`\`` : text;
+  }
+  return out;
 }

@@ -46,6 +46,7 @@ describe('README Options table', () => {
   /** The request option each limit bounds. */
   const BOUNDS: Record<keyof typeof DEFAULT_LIMITS, string> = {
     maxUrls: 'urls',
+    maxContentChars: 'maxContentChars',
     maxConcurrency: 'concurrency',
     maxTimeoutMs: 'timeoutMs',
     maxDeadlineMs: 'deadlineMs',

@@ -389,6 +389,13 @@ const ROUTES: Record<string, Route> = {
     sendSmallHtml(ctx, 302, 'redirect without location');
   },
 
+  /** `depth` nested divs (default 100,000) after a paragraph, with a paragraph inside: HTML no browser would nest. */
+  nested(ctx) {
+    const depth = intKnob(ctx.knobs, 'depth', 100_000);
+    const html = `<!doctype html><html><head><title>Nested</title></head><body><p>Before the nesting, a paragraph of ordinary words that any reader would see.</p>${'<div>'.repeat(depth)}<p>Deep inside.</p>${'</div>'.repeat(depth)}</body></html>`;
+    sendHtml(ctx, 200, html);
+  },
+
   async huge(ctx) {
     const total = Math.floor(intKnob(ctx.knobs, 'mb', 200) * MIB);
     const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/html; charset=utf-8' };
