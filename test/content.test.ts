@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { corpusF1, pageF1 } from '../bench/lib/f1.mjs';
 import { extract } from '../src/extract';
 import { MAX_TREE_DEPTH, TreeBuilder } from '../src/extract/tree';
+import { chunkByBytes, MAX_STORED_RESULT_BYTES } from '../src/watch/store';
 import type { Format, PageFields, PageResult } from '../src/result';
 import { expectProblem } from './helpers/problem';
 import { call, fanout, latest, post, watchHarness } from './helpers/worker';
@@ -343,6 +344,33 @@ describe('content formats in watch lists', () => {
     const run = await latest(name);
     expect(run.results[0]!.result.markdown).toMatch(/```python\n/);
     expect(run.results[0]!.result.markdown!.length).toBeLessThanOrEqual(5000);
+  });
+});
+
+describe('content formats stored by watch lists, under D1\'s 2 MB caps', () => {
+  const { tick, watched } = watchHarness({ dayOfWeek: 5, scheduledTime: Date.UTC(2026, 10, 27, 12, 0) });
+
+  it('Should drop html, then text, from a stored result that would pass MAX_STORED_RESULT_BYTES, and name them in trimmed', async () => {
+    const options = { formats: ['markdown', 'text', 'html'], maxBytes: 1_048_576, maxContentChars: 600_000 };
+    const { cron, name } = await watched('content-trim', (scope) => [originUrl(scope, 'huge?mb=1'), fixtureUrl(scope, 'content-blog.html', HTML)], options);
+    await tick(cron);
+    const [big, small] = (await latest(name)).results;
+    const stored = big!.result as PageResult & { trimmed?: string[] };
+    expect(stored).toMatchObject({ ok: true, title: 'Huge page', html: null, text: null, trimmed: ['html', 'text'] });
+    expect(stored.markdown!.length).toBeGreaterThan(500_000);
+    expect(new TextEncoder().encode(JSON.stringify(stored)).byteLength).toBeLessThanOrEqual(MAX_STORED_RESULT_BYTES);
+    // A result that fits is stored whole.
+    expect(small!.result).not.toHaveProperty('trimmed');
+    expect(small!.result.html).toMatch(/^</);
+  });
+
+  it('Should slice entries so that no statement binds more than its budget, keeping their order', () => {
+    const items = ['a'.repeat(500), 'b'.repeat(500), 'é'.repeat(300), 'c'.repeat(2_000), 'd'];
+    const slices = chunkByBytes(items, 1_200);
+    expect(slices.flat()).toEqual(items);
+    expect(slices.map((slice) => slice.length)).toEqual([2, 1, 1, 1]);
+    // 300 × 'é' is 600 bytes: with the 1,002 bytes of the first two it would pass the budget.
+    for (const slice of slices.filter((s) => s.length > 1)) expect(new TextEncoder().encode(`[${slice.join(',')}]`).byteLength).toBeLessThanOrEqual(1_200);
   });
 });
 

@@ -218,26 +218,29 @@ export class WatchStore {
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
         )
         .bind(run.id, run.watchlist, run.cron, run.scheduledTime, run.startedAt, run.finishedAt, JSON.stringify(run.stats), null),
-      this.db
-        .prepare(
-          `INSERT INTO run_results (run_id, idx, url, changed, changes, state, result)
-           SELECT ?1, json_extract(value, '$.index'), json_extract(value, '$.url'), json_extract(value, '$.changed'),
-                  json_extract(value, '$.changes'), json_extract(value, '$.state'), json_extract(value, '$.result')
-           FROM json_each(?2)`,
-        )
-        .bind(
-          run.id,
-          JSON.stringify(
-            entries.map((e) => ({
-              index: e.index,
-              url: e.url,
-              changed: e.changed ? 1 : 0,
-              changes: JSON.stringify(e.changes),
-              state: e.state,
-              result: JSON.stringify({ ...e.result, notModified: e.notModified }),
-            })),
-          ),
+      // One statement per slice of entries: each binds its JSON as one string, which D1 caps (MAX_BOUND_BYTES).
+      ...chunkByBytes(
+        entries.map((e) =>
+          JSON.stringify({
+            index: e.index,
+            url: e.url,
+            changed: e.changed ? 1 : 0,
+            changes: JSON.stringify(e.changes),
+            state: e.state,
+            result: storedResult(e.result, e.notModified),
+          }),
         ),
+        MAX_BOUND_BYTES,
+      ).map((slice) =>
+        this.db
+          .prepare(
+            `INSERT INTO run_results (run_id, idx, url, changed, changes, state, result)
+             SELECT ?1, json_extract(value, '$.index'), json_extract(value, '$.url'), json_extract(value, '$.changed'),
+                    json_extract(value, '$.changes'), json_extract(value, '$.state'), json_extract(value, '$.result')
+             FROM json_each(?2)`,
+          )
+          .bind(run.id, `[${slice.join(',')}]`),
+      ),
       this.db
         .prepare(
           `INSERT INTO url_state (watchlist, url, ok, etag, last_modified, content, updated_at)
@@ -306,7 +309,7 @@ export class WatchStore {
     return {
       ...toRun(row),
       results: results.map((r) => {
-        const { notModified, ...result } = JSON.parse(r.result) as PageResult & { notModified: boolean };
+        const { notModified, ...result } = JSON.parse(r.result) as StoredResult;
         return { index: r.idx, url: r.url, changed: r.changed === 1, changes: JSON.parse(r.changes), state: r.state, notModified, result };
       }),
     };
@@ -345,4 +348,59 @@ export class WatchStore {
       };
     });
   }
+}
+
+/**
+ * D1 refuses a string, BLOB or row over 2,000,000 bytes (docs/workers-platform.md).
+ * A stored result stays under MAX_STORED_RESULT_BYTES (its largest format fields
+ * give way, see storedResult), and each statement's bound JSON under MAX_BOUND_BYTES.
+ */
+export const MAX_STORED_RESULT_BYTES = 1_000_000;
+const MAX_BOUND_BYTES = 1_800_000;
+
+/** The format fields a stored result drops first when it is too large, largest kinds first. */
+const TRIMMED_FIRST = ['html', 'text', 'markdown', 'links', 'jsonld', 'feed'] as const;
+
+/** A run's result as stored: `notModified`, and `trimmed` when fields gave way to the size cap. */
+export type StoredResult = PageResult & { notModified: boolean; trimmed?: (typeof TRIMMED_FIRST)[number][] };
+
+const utf8Bytes = (text: string): number => new TextEncoder().encode(text).byteLength;
+
+/**
+ * A result as JSON for run_results: whole when it fits MAX_STORED_RESULT_BYTES,
+ * else without its largest format fields (null, or [] for links and jsonld, and named in `trimmed`)
+ * until it does. The metadata, snippet and error always stay.
+ */
+export function storedResult(result: PageResult, notModified: boolean): string {
+  const stored: StoredResult = { ...result, notModified };
+  let json = JSON.stringify(stored);
+  for (const field of TRIMMED_FIRST) {
+    if (utf8Bytes(json) <= MAX_STORED_RESULT_BYTES) break;
+    const value = stored[field];
+    if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
+    // Lists stay lists (empty), the rest become null.
+    (stored as unknown as Record<string, unknown>)[field] = field === 'links' || field === 'jsonld' ? [] : null;
+    stored.trimmed = [...(stored.trimmed ?? []), field];
+    json = JSON.stringify(stored);
+  }
+  return json;
+}
+
+/** Consecutive slices of `items` whose UTF-8 sizes (plus a comma each) add up to at most `budget` bytes; an item larger than that is a slice of its own. */
+export function chunkByBytes(items: string[], budget: number): string[][] {
+  const slices: string[][] = [];
+  let current: string[] = [];
+  let size = 2;
+  for (const item of items) {
+    const bytes = utf8Bytes(item) + 1;
+    if (current.length > 0 && size + bytes > budget) {
+      slices.push(current);
+      current = [];
+      size = 2;
+    }
+    current.push(item);
+    size += bytes;
+  }
+  if (current.length > 0) slices.push(current);
+  return slices;
 }

@@ -147,6 +147,17 @@ describe('fanout under wrangler dev', () => {
     expect(dev.log().slice(before)).not.toMatch(/Uncaught|ERROR/);
   });
 
+  it('Should give a page\'s main content as Markdown through wrangler\'s bundle (htmlparser2 included), without logging an error', async () => {
+    const scope = newScope('e2e-content');
+    const before = dev.log().length;
+    const res = await postBatch({ urls: [originUrl(scope, 'fixture/content-blog.html?ct=text%2Fhtml')], formats: ['markdown'] });
+    const body = (await res.json()) as { results: (ResultLine & { markdown: string | null; contentTruncated: boolean })[] };
+    expect(body.results[0]).toMatchObject({ ok: true, contentTruncated: false });
+    expect(body.results[0]!.markdown).toMatch(/```python\n/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(dev.log().slice(before)).not.toMatch(/Uncaught|ERROR/);
+  });
+
   it('Should answer the GET form with repeated url parameters and numeric options', async () => {
     const scope = newScope('e2e-get');
     const urls = [originUrl(scope, 'page?title=First'), originUrl(scope, 'page?title=Second')];
