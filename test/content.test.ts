@@ -98,7 +98,7 @@ describe('markdown: how the content is written', () => {
     const html = page(
       `<p>See <a href="guide.html" title="The guide">the guide</a>, <a href="https://other.example/x">elsewhere</a> and <a href="javascript:void(0)">nothing</a>.</p>
        <p><img src="pics/a.png" alt="A [chart]"> <img src="data:image/gif;base64,R0lGOD" data-src="/lazy.jpg" alt="lazy"></p>
-       <p>Literal *stars* and _underscores_ and [brackets].</p>`,
+       <p>Literal *stars* and _underscores_ and [brackets], but snake_case and a_b@example.com stay.</p>`,
       '<title>x</title><base href="https://cdn.example/docs/">',
     );
     const { markdown } = await contentOf(html, { formats: ['markdown'], onlyMainContent: false });
@@ -106,9 +106,18 @@ describe('markdown: how the content is written', () => {
       [
         'See [the guide](https://cdn.example/docs/guide.html "The guide"), [elsewhere](https://other.example/x) and nothing.',
         '![A \\[chart\\]](https://cdn.example/docs/pics/a.png) ![lazy](https://cdn.example/lazy.jpg)',
-        'Literal \\*stars\\* and \\_underscores\\_ and \\[brackets\\].',
+        'Literal \\*stars\\* and \\_underscores\\_ and \\[brackets\\], but snake_case and a_b@example.com stay.',
       ].join('\n\n'),
     );
+  });
+
+  it('Should leave out a heading\'s permalink glyph but keep a same-page link with words', async () => {
+    const html = page('<h2 id="setup">Setup<a class="headerlink" href="#setup" title="Link to this heading">¶</a></h2><p>See <a href="#setup">the setup</a>.</p>');
+    for (const format of CONTENT) {
+      const fields = await contentOf(html, { formats: [format], onlyMainContent: false });
+      expect(fields[format]).not.toContain('¶');
+      expect(fields[format]).toContain('the setup');
+    }
   });
 
   it('Should resolve relative URLs against the page URL when there is no <base>', async () => {

@@ -220,6 +220,8 @@ class BlockWriter {
       case 'img':
         return md ? this.#image(el) : '';
       case 'a': {
+        // A heading's permalink (¶, #, §, 🔗 linking to its own anchor) is no text of the page.
+        if (el.attrs?.href?.startsWith('#') && !/[\p{L}\p{N}]/u.test(textOf(el))) return '';
         const inner = this.#inlineChildren(el);
         const text = inner.trim();
         if (!md || !text) return inner;
@@ -331,9 +333,17 @@ function wrapKeepingSpace(inner: string, wrapped: string): string {
   return `${lead}${wrapped}${trail}`;
 }
 
-/** Escapes what would otherwise become Markdown syntax inside text. */
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+
+/**
+ * Escapes what would otherwise become Markdown syntax inside text. An
+ * underscore inside a word (`snake_case`, an e-mail address) is no emphasis
+ * in GitHub-flavoured Markdown and stays as it is.
+ */
 function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_[\]<>]/g, '\\$&');
+  return text.replace(/[\\`*_[\]<>]/g, (c: string, at: number) =>
+    c === '_' && WORD_CHAR.test(text[at - 1] ?? '') && WORD_CHAR.test(text[at + 1] ?? '') ? c : `\\${c}`,
+  );
 }
 
 /** The rows of a table (nested tables' rows excluded), each a list of its cells. */
@@ -382,6 +392,7 @@ export function renderHtml(selection: ContentSelection, options: RenderOptions):
     if (selection.skip.has(node)) return '';
     let inner = '';
     if (!VOID_TAGS.has(node.tag)) for (const child of node.children) inner += writeNode(child);
+    if (node.tag === 'a' && node.attrs?.href?.startsWith('#') && !/[\p{L}\p{N}]/u.test(textOf(node))) return '';
     if (!KEPT_TAGS.has(node.tag)) return inner;
     let attrs = '';
     for (const name of HTML_ATTRIBUTES) {
