@@ -29,7 +29,8 @@ describe('metadata', () => {
     const finalRoot = new URL(target).origin;
     expect(page.finalUrl).toBe(target);
     expect(page).toMatchObject({
-      title: 'Café & Crème — l’été © 2024',
+      // The <title> is og:title plus " © 2024": it is cut to og:title (README "Metadata").
+      title: 'Café & Crème — l’été',
       description: 'Un guide pratique : café, thé & pâtisserie… tout l’été — © 2024',
       lang: 'fr',
       siteName: 'Le Petit Café',

@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { isoDate } from '../src/extract/dates';
 import { jsonLdFacts, parseJsonLd } from '../src/extract/jsonld';
-import type { PageResult } from '../src/result';
+import { extract } from '../src/extract';
+import type { PageFields, PageResult } from '../src/result';
 import { call, fetchOne } from './helpers/worker';
 import { fixtureUrl, newScope, originUrl, stats } from './origin/client';
 
@@ -176,5 +177,71 @@ describe('JSON-LD', () => {
       author: '42',
       image: null,
     });
+  });
+});
+
+/** Runs `html` through the real extraction (workerd's HTMLRewriter), as a body from https://news.example/story. */
+async function metadataOf(html: string): Promise<PageFields> {
+  const bytes = new TextEncoder().encode(html);
+  let done = false;
+  const source = { read: async () => (done ? null : ((done = true), bytes)) };
+  return (await extract(source, 'text/html; charset=utf-8', { snippetLength: 300, provenance: true, pageUrl: 'https://news.example/story' })).fields;
+}
+
+const article = (head: string, body = '') => `<!doctype html><html><head>${head}</head><body><article><h1>Ferry fares to rise in May</h1>${body}<p>The operator said on Monday that fares on every route would rise, citing fuel and staff costs, and that season tickets would follow.</p></article></body></html>`;
+
+describe('bylines in the body', () => {
+  it.each([
+    ['an itemprop with several tokens', '<p itemprop="author creator" itemscope>By <a href="/p/k"><span itemprop="name">Corey Kilgannon</span></a></p>', 'Corey Kilgannon', 'itemprop:author'],
+    ['a class naming a byline, "By" dropped', '<span class="pb-byline">By <a href="/people/erin">Erin Cunningham</a></span>', 'Erin Cunningham', '.byline'],
+    ['a French byline', '<div class="article__author">Par Sébastien Farcis</div>', 'Sébastien Farcis', '.byline'],
+    ['a byline with its date', '<div class="FeatureByline">By Nathan Willis<br>March 25, 2015</div>', 'Nathan Willis', '.byline'],
+    ['a byline with an editor', '<p class="byline author">Written by Rob Ewaschuk<br>Edited by Betsy Beyer</p>', 'Rob Ewaschuk', '.byline'],
+  ])('Should read %s', async (_, byline, author, from) => {
+    const fields = await metadataOf(article('<title>Ferry fares to rise in May</title><meta property="og:type" content="article">', byline));
+    expect(fields.author).toBe(author);
+    expect(fields.sources?.author?.from).toBe(from);
+  });
+
+  it('Should prefer an <a rel="author"> inside a byline block to the block\'s text', async () => {
+    const fields = await metadataOf(article('<title>Fares</title><meta property="og:type" content="article">', '<div class="byline">Words: <a rel="author" href="/a/jd">Jane Doe</a>, 3 May</div>'));
+    expect(fields).toMatchObject({ author: 'Jane Doe', sources: { author: { from: 'a[rel=author]' } } });
+  });
+
+  it('Should not take an author box or a comment count for a byline', async () => {
+    const bio = `<div class="author-bio">Jane Doe has covered the harbour for twenty years and writes about ferries, tides and the people who work on the water every day.</div>`;
+    const fields = await metadataOf(article('<title>Fares</title><meta property="og:type" content="article">', `${bio}<span class="byline-comments">12 comments</span>`));
+    expect(fields.author).toBeNull();
+  });
+});
+
+describe('metadata rules for what pages get wrong', () => {
+  it('Should join repeated author metas and read every key of a space-separated property', async () => {
+    const fields = await metadataOf(article('<title>Fares</title><meta name="DC.Creator" content="Jane Doe"><meta name="DC.Creator" content="Omar Ali"><meta property="dc:description og:description" content="Fares rise in May on every route.">'));
+    expect(fields).toMatchObject({ author: 'Jane Doe, Omar Ali', description: 'Fares rise in May on every route.' });
+  });
+
+  it.each([
+    ['a site name behind an unusual separator', '<title>Ferry fares to rise in May ✩ Harbour Times – the island paper</title><meta property="og:title" content="Ferry fares to rise in May"><meta property="og:site_name" content="Harbour Times – the island paper">', 'Ferry fares to rise in May'],
+    ['a title that repeats itself before the site', '<title>Fares - Ferry fares to rise - Fares - Ferry fares to rise - Harbour Times</title><meta property="og:title" content="Fares - Ferry fares to rise"><meta property="og:site_name" content="Harbour Times">', 'Fares - Ferry fares to rise'],
+    ['a title that is only the site name', '<title>Harbour Times</title><meta property="og:title" content="Ferry fares to rise in May"><meta property="og:site_name" content="Harbour Times">', 'Ferry fares to rise in May'],
+    ['a site name loosely written', '<title>Ferry fares to rise in May - HARBOUR-TIMES.com</title><meta property="og:site_name" content="Harbour Times.com">', 'Ferry fares to rise in May'],
+    ['a logo h1 (not a headline) behind the title', '<title>Outside the web: standalone binaries · V8</title>', 'Outside the web: standalone binaries · V8'],
+  ])('Should clean %s', async (_, head, title) => {
+    const html = head.includes('V8') ? `<!doctype html><html><head>${head}</head><body><header><h1><a href="/">V8</a></h1></header><p>Text of the page, long enough to be a paragraph of prose for the snippet.</p></body></html>` : article(head);
+    expect((await metadataOf(html)).title).toBe(title);
+  });
+
+  it('Should complete a meta description cut short from og:description, and say so', async () => {
+    const fields = await metadataOf(article('<title>Fares</title><meta name="description" content="The operator says fares on every route will ri"><meta property="og:description" content="The operator says fares on every route will rise in May.">'));
+    expect(fields).toMatchObject({ description: 'The operator says fares on every route will rise in May.', sources: { description: { from: 'og:description' } } });
+  });
+
+  it('Should take the earlier publication date when JSON-LD names an earlier day than article:published_time', async () => {
+    const jsonLd = '<script type="application/ld+json">{"@context":"https://schema.org","@type":"NewsArticle","headline":"Fares","datePublished":"2015-10-15T08:00:00Z"}</script>';
+    const fields = await metadataOf(article(`<title>Fares</title><meta property="article:published_time" content="2015-12-11T10:00:00Z">${jsonLd}`));
+    expect(fields).toMatchObject({ published: '2015-10-15T08:00:00.000Z', sources: { published: { from: 'json-ld:datePublished' } } });
+    const same = await metadataOf(article(`<title>Fares</title><meta property="article:published_time" content="2015-10-15T10:00:00Z">${jsonLd}`));
+    expect(same).toMatchObject({ published: '2015-10-15T10:00:00.000Z', sources: { published: { from: 'article:published_time' } } });
   });
 });

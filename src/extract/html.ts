@@ -54,7 +54,14 @@ type BlockKind = 'p' | 'h1' | 'article' | 'body' | 'chrome' | 'other';
 const KIND_OF_TAG: Readonly<Record<string, BlockKind>> = { p: 'p', h1: 'h1', article: 'article', body: 'body', nav: 'chrome', footer: 'chrome', aside: 'chrome', form: 'chrome' };
 
 /** Elements that name a page's author or dates in its content (one handler: see METADATA_BLOCKS). */
-const MARKED = 'a[rel~="author"], [itemprop="author"], [itemprop="datePublished"], [itemprop="dateModified"], time[datetime]';
+const MARKED =
+  'a[rel~="author"], [itemprop~="author"], [itemprop="datePublished"], [itemprop="dateModified"], time[datetime], [class*="byline"], [class*="Byline"], [class*="author"], [class*="Author"]';
+
+/**
+ * A class that names a byline (`byline`, `pb-byline`, `article__author`, `author vcard`), not an
+ * author's box or list (`author-bio`, `authors`, `author-avatar`): its short text is the author.
+ */
+const BYLINE_CLASS = /(^|\s)[\w-]*(?:byline|author)(?:[_-]?name|__name|[_-]link)?(?=\s|$)/i;
 
 /**
  * Void elements that separate text like blocks. They have no end tag, so they separate once,
@@ -232,6 +239,8 @@ class PageReader {
   readonly #paragraph = new TextCapture();
   readonly #h1 = new TextCapture();
   readonly #byline = new TextCapture();
+  /** A byline found by its class, read apart: an `<a rel="author">` inside it is read too. */
+  readonly #classByline = new TextCapture();
   /** Set by the JSON-LD script's own handler, which runs just before RAW_TEXT's for the same element. */
   #jsonLdOpening = false;
   /** `stop.bytes` when the head and the snippet were first both in. */
@@ -239,7 +248,7 @@ class PageReader {
   /** Paragraphs ended since the first h1 began (see BYLINE_PARAGRAPHS). */
   #paragraphsAfterH1 = -1;
   /** A byline capture a block element started, for its block handler to finish. */
-  #blockByline: ((text: string | null) => void) | null = null;
+  #blockByline: (() => void) | null = null;
   /**
    * Early stop: with no selector, query or text hash, the page has nothing more
    * to give once the head is read, the snippet is full, and the metadata a
@@ -331,7 +340,7 @@ class PageReader {
         if (!BOILERPLATE.test(text)) meta.offerParagraph(text);
       }
       if (h1) meta.h1 ??= tidy(this.#h1.take());
-      if (byline) byline(tidy(this.#byline.take()));
+      if (byline) byline();
     });
     this.#stopIfEnough();
   }
@@ -346,6 +355,11 @@ class PageReader {
     this.#inHead = false;
     if (this.#sawHead || body) this.#headDone = true;
     this.#separate();
+    // "Jane Doe<br>March 25" reads "Jane Doe March 25" in what is being captured too.
+    this.#byline.add(' ');
+    this.#classByline.add(' ');
+    this.#paragraph.add(' ');
+    this.#h1.add(' ');
   }
 
   /**
@@ -353,38 +367,52 @@ class PageReader {
    * `itemprop="author"` (its `content`, else its text). Starts capturing its
    * text and answers what to do with it at the end tag, or null.
    */
-  #bylineStart(el: Element, itemprop: boolean): ((text: string | null) => void) | null {
+  #bylineStart(el: Element, kind: 'itemprop' | 'rel' | 'class'): (() => void) | null {
     const meta = this.#meta;
-    const rel = el.tagName === 'a' && !itemprop && /(^|\s)author(\s|$)/i.test(el.getAttribute('rel') ?? '');
-    if (!itemprop && !rel) return null;
-    const content = el.getAttribute('content');
-    if (itemprop && content !== null) {
-      meta.addItemprop('author', content);
-      return null;
+    if (kind === 'itemprop') {
+      const content = el.getAttribute('content');
+      if (content !== null) {
+        meta.addItemprop('author', content);
+        return null;
+      }
     }
-    if (this.#byline.open || (itemprop ? meta.itemprops.has('author') : meta.relAuthor !== null)) return null;
-    this.#byline.start();
-    return (text) => {
+    const found = kind === 'itemprop' ? meta.itemprops.has('author') : kind === 'rel' ? meta.relAuthor !== null : meta.classByline !== null;
+    const capture = kind === 'class' ? this.#classByline : this.#byline;
+    if (capture.open || found) return null;
+    capture.start();
+    return () => {
+      const text = tidy(capture.take());
       if (!text) return;
-      if (itemprop) meta.addItemprop('author', text);
-      else meta.relAuthor ??= text;
+      if (kind === 'itemprop') meta.addItemprop('author', text);
+      else if (kind === 'rel') meta.relAuthor ??= text;
+      else meta.offerClassByline(text);
     };
   }
 
-  /** An element that names the author or a date: `<time datetime>`, `itemprop`, `<a rel="author">`. */
+  /**
+   * An element that names the author or a date: `<time datetime>`, `itemprop`,
+   * `<a rel="author">`, or a class naming a byline or an author.
+   */
   #onMarked(el: Element): void {
     const meta = this.#meta;
     const itemprop = el.getAttribute('itemprop');
     if (itemprop === 'datePublished' || itemprop === 'dateModified') {
       meta.addItemprop(itemprop, el.getAttribute('content') ?? el.getAttribute('datetime'));
-    } else if (el.tagName === 'time' && itemprop !== 'author') {
+    } else if (el.tagName === 'time' && !/(^|\s)author(\s|$)/.test(itemprop ?? '')) {
       // The first <time>, or the first that says it is the publication date.
       if (meta.time === null || el.hasAttribute('pubdate')) meta.time = el.getAttribute('datetime');
     } else {
-      const byline = this.#bylineStart(el, itemprop === 'author');
+      const kind = /(^|\s)author(\s|$)/.test(itemprop ?? '')
+        ? 'itemprop'
+        : el.tagName === 'a' && /(^|\s)author(\s|$)/i.test(el.getAttribute('rel') ?? '')
+          ? 'rel'
+          : BYLINE_CLASS.test(el.getAttribute('class') ?? '')
+            ? 'class'
+            : null;
+      const byline = kind ? this.#bylineStart(el, kind) : null;
       // A block's one end-tag handler is its block handler's (#onBlock, which runs next): it finishes the capture.
       if (BLOCK_TAGS.has(el.tagName)) this.#blockByline = byline;
-      else if (byline) atEnd(el, () => byline(tidy(this.#byline.take())));
+      else if (byline) atEnd(el, byline);
     }
   }
 
@@ -396,6 +424,7 @@ class PageReader {
     this.#paragraph.add(text);
     this.#h1.add(text);
     this.#byline.add(text);
+    this.#classByline.add(text);
     if (this.#visible.sated) return;
     if (this.#visible.add(text, chunk.lastInTextNode)) this.#stopIfEnough();
   }

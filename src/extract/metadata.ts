@@ -43,6 +43,11 @@ const FEED_TYPES: ReadonlySet<string> = new Set([
   'application/xml',
 ]);
 
+/** Author metas whose repeats are several authors, joined. */
+const AUTHOR_METAS: ReadonlySet<string> = new Set(['author', 'article:author', 'dc.creator', 'dc:creator']);
+/** A byline found by its class is short: a longer text is an author box, not a name. */
+const CLASS_BYLINE_MAX_CHARS = 100;
+
 /** og:type and JSON-LD types that mean "an article": pages where an author and a date are worth looking for. */
 const ARTICLE_TYPE = /article|posting|blog|news|report|review/i;
 
@@ -62,6 +67,10 @@ export class PageMetadata {
   readonly itemprops = new Map<string, string>();
   /** Text of the first `<a rel="author">`. */
   relAuthor: string | null = null;
+  /** The first byline found by its class (`byline`, `author`) that reads as a name. */
+  classByline: string | null = null;
+  /** Every value of the author metas that pages repeat (one `dc.creator` per author). */
+  readonly #authorMetas = new Map<string, string[]>();
   /** True once an `<article>` element was seen. */
   sawArticle = false;
   readonly #links: LinkTag[] = [];
@@ -74,8 +83,13 @@ export class PageMetadata {
   addMeta(el: Element): void {
     const content = el.getAttribute('content');
     if (content === null) return;
-    const key = (el.getAttribute('property') ?? el.getAttribute('name') ?? el.getAttribute('itemprop'))?.trim().toLowerCase();
-    if (key && !this.metas.has(key)) this.metas.set(key, content);
+    // `property="dc:description og:description"` names two keys.
+    const keys = (el.getAttribute('property') ?? el.getAttribute('name') ?? el.getAttribute('itemprop'))?.trim().toLowerCase().split(/\s+/) ?? [];
+    for (const key of keys) {
+      if (!key) continue;
+      if (!this.metas.has(key)) this.metas.set(key, content);
+      if (AUTHOR_METAS.has(key)) this.#authorMetas.set(key, [...(this.#authorMetas.get(key) ?? []), content]);
+    }
     const equiv = el.getAttribute('http-equiv')?.trim().toLowerCase();
     if (equiv === 'content-language' && !this.metas.has('content-language')) this.metas.set('content-language', content);
   }
@@ -100,6 +114,11 @@ export class PageMetadata {
     if (this.#jsonLd.length === 0 || this.#jsonLdChars >= JSONLD_MAX_CHARS) return;
     this.#jsonLd[this.#jsonLd.length - 1] += text;
     this.#jsonLdChars += text.length;
+  }
+
+  /** A byline's text, found by its class: kept when it reads as a person's name. */
+  offerClassByline(text: string): void {
+    if (this.classByline === null && text.length <= CLASS_BYLINE_MAX_CHARS && personName(text) !== null) this.classByline = text;
   }
 
   addItemprop(name: string, value: string | null): void {
@@ -192,33 +211,102 @@ export class PageMetadata {
     const url = (value: string) => resolveUrl(cleanValue(value), base);
 
     const siteName = pick('siteName', [meta('og:site_name'), meta('application-name'), { from: 'json-ld:publisher', value: facts.publisher }, { from: 'json-ld:website', value: facts.website }, { from: 'twitter:site', value: this.metas.get('twitter:site')?.replace(/^@/, '') }], attribute);
+    // Titles that name the page rather than the site; `<title>` may carry the site's name around one of them.
+    const titleText = this.titleRaw === null ? null : tidy(decodeText(this.titleRaw));
+    const h1 = this.h1 === null ? null : tidy(this.h1);
+    // An h1 much shorter than the title is more often the site's logo than the page's headline.
+    const headlines = [cleanValue(this.metas.get('og:title')), cleanValue(this.metas.get('twitter:title')), facts.headline == null ? null : tidy(facts.headline), h1 && titleText && h1.length >= titleText.length * 0.4 ? h1 : null].filter(
+      (value): value is string => value !== null,
+    );
     const title = pick(
       'title',
       [
         { from: '<title>', value: this.titleRaw === null ? null : decodeText(this.titleRaw) },
         meta('og:title'),
         meta('twitter:title'),
+        meta('parsely-title'),
         { from: 'json-ld:headline', value: facts.headline },
         { from: 'json-ld:name', value: facts.name },
         { from: 'h1', value: this.h1 },
       ],
-      (value) => tidy(value),
+      // A `<title>` that is only the site's name says nothing of the page when a headline does.
+      (value) => {
+        const tidied = tidy(value);
+        return tidied && siteName && headlines.length > 0 && loose(tidied) === loose(siteName) ? null : tidied;
+      },
     );
+    const description = pick('description', [meta('description'), meta('og:description'), meta('twitter:description'), { from: 'json-ld:description', value: facts.description }, { from: 'p', value: this.paragraph }], attribute);
     return {
-      title: title && siteName ? withoutSiteName(title, siteName) : title,
-      description: pick('description', [meta('description'), meta('og:description'), meta('twitter:description'), { from: 'json-ld:description', value: facts.description }, { from: 'p', value: this.paragraph }], attribute),
+      title: title ? cleanTitle(title, siteName, headlines) : title,
+      description: description ? (this.#completed(description, [meta('og:description'), meta('twitter:description'), { from: 'json-ld:description', value: facts.description }], sources) ?? description) : description,
       lang: pick('lang', [{ from: '<html lang>', value: this.lang }, meta('content-language'), { from: 'og:locale', value: this.metas.get('og:locale')?.replace('_', '-') }], (value) => cleanValue(value, 64)),
       canonical: pick('canonical', [{ from: 'link[rel=canonical]', value: this.#link('canonical')?.href }, meta('og:url')], url),
       image: pick('image', [meta('og:image'), meta('og:image:url'), meta('og:image:secure_url'), meta('twitter:image'), meta('twitter:image:src'), { from: 'json-ld:image', value: facts.image }, { from: 'link[rel=image_src]', value: this.#link('image_src')?.href }], url),
       siteName,
-      author: pick('author', [{ from: 'json-ld:author', value: facts.author }, meta('author'), meta('article:author'), meta('parsely-author'), meta('dc.creator'), { from: 'itemprop:author', value: this.itemprops.get('author') }, { from: 'a[rel=author]', value: this.relAuthor }], personName),
-      published: pick('published', [meta('article:published_time'), { from: 'json-ld:datePublished', value: facts.datePublished }, { from: 'itemprop:datePublished', value: this.itemprops.get('datePublished') }, meta('date'), meta('pubdate'), meta('publish-date'), meta('dc.date'), meta('parsely-pub-date'), { from: '<time>', value: this.time }], isoDate),
+      author: pick(
+        'author',
+        [
+          { from: 'json-ld:author', value: facts.author },
+          this.#authorMeta('author'),
+          this.#authorMeta('article:author'),
+          meta('parsely-author'),
+          this.#authorMeta('dc.creator'),
+          this.#authorMeta('dc:creator'),
+          { from: 'itemprop:author', value: this.itemprops.get('author') },
+          { from: 'a[rel=author]', value: this.relAuthor },
+          { from: '.byline', value: this.classByline },
+        ],
+        personName,
+      ),
+      published: this.#earliest(
+        pick('published', [meta('article:published_time'), { from: 'json-ld:datePublished', value: facts.datePublished }, { from: 'itemprop:datePublished', value: this.itemprops.get('datePublished') }, meta('date'), meta('pubdate'), meta('publish-date'), meta('dc.date'), meta('parsely-pub-date'), { from: '<time>', value: this.time }], isoDate),
+        [{ from: 'json-ld:datePublished', value: facts.datePublished }, { from: 'itemprop:datePublished', value: this.itemprops.get('datePublished') }],
+        sources,
+      ),
+
       modified: pick('modified', [meta('article:modified_time'), meta('og:updated_time'), { from: 'json-ld:dateModified', value: facts.dateModified }, { from: 'itemprop:dateModified', value: this.itemprops.get('dateModified') }], isoDate),
       icon: pick('icon', [...this.#icons().map((href) => ({ from: 'link[rel=icon]', value: href })), { from: '/favicon.ico', value: '/favicon.ico' }], url),
       type: pick('type', [meta('og:type'), { from: 'json-ld:@type', value: facts.type }], (value) => cleanValue(value, 64)),
       feeds: this.#feeds(base),
       ...(provenance ? { sources } : {}),
     };
+  }
+
+  /** An author meta: every value the page gave for it, joined (one `dc.creator` per author). */
+  #authorMeta(key: string): Candidate {
+    const values = this.#authorMetas.get(key);
+    return { from: key, value: values && values.length > 1 ? values.map((value) => value.trim()).filter(Boolean).join(', ') : this.metas.get(key) };
+  }
+
+  /**
+   * A description cut short (a meta description that stops mid-word or with
+   * an ellipsis) gives way to a later source that says the same at length.
+   */
+  #completed(chosen: string, later: Candidate[], sources: Sources): string | null {
+    const stem = chosen.replace(/(?:\.\.\.|…)$/, '').trim();
+    for (const { from, value } of later) {
+      const full = cleanValue(value);
+      if (!full || full.length <= stem.length || !full.startsWith(stem)) continue;
+      if (sources.description) sources.description.from = from;
+      return full;
+    }
+    return null;
+  }
+
+  /**
+   * The publication date is the first one: when the page's structured data
+   * (JSON-LD, itemprop) names an earlier day than the chosen source (an
+   * `article:published_time` moved by a re-publish), the earlier wins.
+   */
+  #earliest(chosen: string | null, structured: Candidate[], sources: Sources): string | null {
+    let best = chosen;
+    for (const { from, value } of structured) {
+      const date = value == null ? null : isoDate(value);
+      if (!date || (best !== null && date.slice(0, 10) >= best.slice(0, 10))) continue;
+      best = date;
+      if (sources.published) sources.published.from = from;
+    }
+    return best;
   }
 
   #link(rel: string): LinkTag | undefined {
@@ -264,29 +352,64 @@ export function resolveUrl(value: string | null | undefined, base: string): stri
   }
 }
 
-/** A person's name as a byline writes it: without "By", never a URL or an e-mail address. */
-function personName(raw: string): string | null {
-  const value = cleanValue(raw, 200)?.replace(/^(?:written\s+|posted\s+)?by[\s:]+/i, '').trim();
+/** What a byline writes before the names, in the languages of the pages fanout reads most. */
+const BY = /^(?:(?:written|posted|words|text|story|reporting)\s+)?(?:by|par|por|von|door|di|av|przez)[\s:]+/i;
+/** Where a byline's names end: a date, a time, a handle, an editor's or photographer's credit. */
+const BYLINE_END =
+  /\s+(?:on\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d|\s+\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}|\s+\d{1,2}:\d{2}|\s+@\w|\s+[|·•]\s+|\s+(?:edited|updated|published|photos?|photographs?|illustrations?|additional reporting)\b/i;
+
+/** A person's name as a byline writes it: without "By", without the date after it, never a URL or an e-mail address. */
+export function personName(raw: string): string | null {
+  const value = cleanValue(raw, 200)
+    ?.replace(BY, '')
+    .split(BYLINE_END)[0]!
+    .replace(/[\s,;:–—-]+$/, '')
+    .trim();
   if (!value || value.length > 120) return null;
   if (/^https?:\/\/|^www\.|@.+\./i.test(value)) return null;
+  // A name has a letter and does not start with a number ("12 comments" is no author).
+  if (!/\p{L}/u.test(value) || /^\d/.test(value)) return null;
   return value;
 }
 
-/** Separators pages put between a title and the site's name. */
-const TITLE_SEPARATOR = /\s+[|\-–—·•:»/]\s+/;
+/** A separator pages put between a title and the site's name: a short run of symbols between spaces (`|`, `-`, `–`, `·`, `»`, `✩`, `::`; not `&` or `+`, which join words). */
+const TITLE_SEPARATOR = /\s+[^\p{L}\p{N}\s"'“‘«([&+]{1,3}\s+/gu;
+
+/** Letters and digits only, lower case: "Aktuálně.cz" and "AKTUÁLNĚ CZ" are loosely the same. */
+function loose(text: string): string {
+  return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
+}
 
 /**
- * "Headline | Site" and "Site | Headline" lose the site's name when it is the
- * page's siteName: a preview shows the site apart. Anything else is kept as written.
+ * A `<title>` loses what is not the page's. A title that is one of the
+ * page's headlines (og:title, twitter:title, JSON-LD headline; the h1 when it
+ * is at least half the title, not a logo) then a separator and more is cut
+ * to that headline ("New Zealand - Wikipedia", a title that repeats itself).
+ * Then "Headline | Site" and "Site | Headline" lose the site's name when it
+ * is (loosely) the page's siteName. Anything else is kept as written.
  */
-function withoutSiteName(title: string, siteName: string): string {
-  const parts = title.split(TITLE_SEPARATOR);
-  if (parts.length < 2) return title;
-  const site = siteName.toLowerCase();
-  const first = parts[0]!;
-  const last = parts[parts.length - 1]!;
-  const separators = title.match(new RegExp(TITLE_SEPARATOR.source, 'g'))!;
-  if (last.toLowerCase() === site) return title.slice(0, title.length - last.length - separators[separators.length - 1]!.length).trim() || title;
-  if (first.toLowerCase() === site) return title.slice(first.length + separators[0]!.length).trim() || title;
+function cleanTitle(title: string, siteName: string | null, headlines: string[]): string {
+  const separators = [...title.matchAll(TITLE_SEPARATOR)];
+  if (separators.length === 0) return title;
+  for (const headline of headlines) {
+    if (headline.length >= title.length) continue;
+    for (const separator of separators) {
+      if (title.slice(0, separator.index) === headline) return headline;
+    }
+  }
+  if (siteName) {
+    const site = loose(siteName);
+    const last = separators[separators.length - 1]!;
+    if (isSite(loose(title.slice(last.index + last[0].length)), site)) return title.slice(0, last.index).trim() || title;
+    const first = separators[0]!;
+    if (isSite(loose(title.slice(0, first.index)), site)) return title.slice(first.index + first[0].length).trim() || title;
+  }
   return title;
+}
+
+/** A title's end names the site: the same letters, or one holding the other ("Aktuálně.cz" in "Aktuálně.cz - Víte, co se právě děje"). */
+function isSite(part: string, site: string): boolean {
+  if (part.length < 3 || site.length < 3) return false;
+  // A part inside the site's name must be most of it: "Café" is not "Le Petit Café".
+  return part === site || (site.includes(part) && part.length * 2 >= site.length) || part.includes(site);
 }
