@@ -19,11 +19,10 @@
  *             scoring against article text; no Markdown conversion
  *   job.maxBytes: the byte cap per body
  */
-import { createInterface } from 'node:readline';
+import { servePeer } from './serve.mjs';
 import { Readability } from '@mozilla/readability';
 import { gfm } from '@joplin/turndown-plugin-gfm';
 import { parseHTML } from 'linkedom';
-import pLimit from 'p-limit';
 import TurndownService from 'turndown';
 
 /** ATX headings and fenced code: the settings Markdown readers (and LLM pipelines) expect. */
@@ -97,33 +96,4 @@ async function fetchOne(url, job) {
   }
 }
 
-async function run(job) {
-  const limit = pLimit(job.concurrency);
-  const start = performance.now();
-  let firstResultMs = null;
-  const results = await Promise.all(
-    job.urls.map((url) =>
-      limit(async () => {
-        const result = await fetchOne(url, job);
-        firstResultMs ??= performance.now() - start;
-        return result;
-      }),
-    ),
-  );
-  return { makespanMs: performance.now() - start, firstResultMs, results };
-}
-
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-const job = JSON.parse((await lines.next()).value);
-// Off the clock, as a long-running user process would be: code warmed up (the runner
-// passes a few of the scenario's own pages) and keep-alive connections open.
-if (job.warmup?.length) await run({ ...job, urls: job.warmup });
-process.stdout.write('ready\n');
-await lines.next();
-const out = await run(job);
-process.stdout.write(`${JSON.stringify(out)}\n`);
-// Stay alive until the runner has read our CPU time and closes stdin.
-while (!(await lines.next()).done) {
-  /* wait */
-}
-process.exit(0);
+await servePeer(fetchOne);

@@ -10,8 +10,7 @@
  *   stdout:       one JSON line {"makespanMs", "firstResultMs", "results": [{ok, status, title, snippet, bytes}]}
  *   then waits for stdin to close, so the runner can read this process's CPU time before it exits.
  */
-import { createInterface } from 'node:readline';
-import pLimit from 'p-limit';
+import { servePeer } from './serve.mjs';
 
 const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
 const decodeEntities = (s) =>
@@ -63,33 +62,4 @@ async function fetchOne(url, job) {
   }
 }
 
-async function run(job) {
-  const limit = pLimit(job.concurrency);
-  const start = performance.now();
-  let firstResultMs = null;
-  const results = await Promise.all(
-    job.urls.map((url) =>
-      limit(async () => {
-        const result = await fetchOne(url, job);
-        firstResultMs ??= performance.now() - start;
-        return result;
-      }),
-    ),
-  );
-  return { makespanMs: performance.now() - start, firstResultMs, results };
-}
-
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-const job = JSON.parse((await lines.next()).value);
-// Off the clock, as a long-running user process would be: the code warmed up and keep-alive
-// connections open (the runner passes `warmup` URLs; fanout's workerd is warm the same way).
-if (job.warmup?.length) await run({ ...job, urls: job.warmup });
-process.stdout.write('ready\n');
-await lines.next();
-const out = await run(job);
-process.stdout.write(`${JSON.stringify(out)}\n`);
-// Stay alive until the runner has read our CPU time and closes stdin.
-while (!(await lines.next()).done) {
-  /* wait */
-}
-process.exit(0);
+await servePeer(fetchOne);
