@@ -82,6 +82,20 @@ export class HttpStatusFailure extends FetchFailure {
   }
 }
 
+/** A bot-protection service answered with a challenge instead of the page (src/challenge.ts). */
+export class ChallengeFailure extends FetchFailure {
+  readonly code = 'challenge';
+  readonly vendor: string;
+  constructor(vendor: string, status: number) {
+    super(`the origin answered ${status} with a bot challenge (${vendor}) instead of the page`, { retryable: false });
+    this.vendor = vendor;
+  }
+
+  override toJSON(): ResultError {
+    return { ...super.toJSON(), vendor: this.vendor };
+  }
+}
+
 /** More than `maxRedirects` hops, or a redirect loop. */
 export class TooManyRedirectsFailure extends FetchFailure {
   readonly code = 'too_many_redirects';

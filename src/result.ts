@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'http_status',
   'too_many_redirects',
   'bad_redirect',
+  'challenge',
   'aborted',
 ] as const;
 
@@ -25,6 +26,8 @@ export interface ResultError {
   message: string;
   /** Whether asking again later may succeed (transient network trouble, 5xx, 429, timeouts). */
   retryable: boolean;
+  /** For `challenge`: the bot-protection service that answered, when fanout can tell (src/challenge.ts). */
+  vendor?: string;
 }
 
 /**

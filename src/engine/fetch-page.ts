@@ -1,5 +1,7 @@
+import { CHALLENGE_SCAN_BYTES, challengeInBody, challengeInHeaders, type ChallengeVendor } from '../challenge';
 import {
   BadRedirectFailure,
+  ChallengeFailure,
   failureFromVerdict,
   HttpStatusFailure,
   isFetchFailure,
@@ -16,6 +18,28 @@ import { ENGINE, type FetchOptions } from './options';
 import { CappedBody } from './read-body';
 import type { Semaphore } from './semaphore';
 import { sleep } from './wait';
+
+/**
+ * The challenge an HTML error page is, from its first chunk (up to
+ * CHALLENGE_SCAN_BYTES), or null; the body is cancelled either way.
+ */
+async function peekChallenge(response: Response): Promise<ChallengeVendor | null> {
+  const body = response.body;
+  if (!body) return null;
+  if (!/html/i.test(response.headers.get('content-type') ?? '')) {
+    await body.cancel().catch(() => {});
+    return null;
+  }
+  const reader = body.getReader();
+  try {
+    const { value } = await reader.read();
+    return value ? challengeInBody(new TextDecoder('latin1').decode(value.subarray(0, CHALLENGE_SCAN_BYTES))) : null;
+  } catch {
+    return null;
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
 
 /** What fetchPage needs from its batch (or its shard). */
 export interface PageContext {
@@ -201,11 +225,20 @@ class PageAttempt {
     const { now } = this.ctx;
     const { status } = response;
     const timings = { queuedMs: 0, ttfbMs: headersAt - sentAt, bodyMs: null };
+    // A bot challenge is never the page, and asking again will not pass it: no retry, no body.
+    const vendor = challengeInHeaders(status, response.headers);
+    if (vendor) {
+      await response.body?.cancel().catch(() => {});
+      const failure = new ChallengeFailure(vendor, status);
+      return { value: this.#result(failedResult(this.job.url, failure, { status, contentType: response.headers.get('content-type'), timings })), retry: null };
+    }
     const retry = hintForStatus(status, response.headers.get('retry-after'), now());
     if (retry) {
-      // About to be retried maybe: do not spend bandwidth on an error page we may throw away.
-      await response.body?.cancel().catch(() => {});
-      const failure = new HttpStatusFailure(status, response.statusText);
+      // About to be retried maybe: do not spend bandwidth on an error page we may throw away,
+      // but look at its first chunk: a challenge page (Cloudflare's comes as 503) is not retried.
+      const challenge = await peekChallenge(response);
+      const failure = challenge ? new ChallengeFailure(challenge, status) : new HttpStatusFailure(status, response.statusText);
+      if (challenge) return { value: this.#result(failedResult(this.job.url, failure, { status, contentType: response.headers.get('content-type'), timings })), retry: null };
       return { value: this.#result(failedResult(this.job.url, failure, { status, contentType: response.headers.get('content-type'), timings })), retry };
     }
     const etag = response.headers.get('etag');
@@ -225,7 +258,12 @@ class PageAttempt {
     }
     this.#phase = 'body';
     const contentType = response.headers.get('content-type');
-    const body = await this.#read(response.body, contentType);
+    const { challenge, ...body } = await this.#read(response.body, contentType);
+    if (challenge) {
+      const failure = new ChallengeFailure(challenge, status);
+      const fields = { status, contentType, charset: body.charset, bytes: body.bytes, truncated: body.truncated, timings: { ...timings, bodyMs: now() - headersAt } };
+      return { value: this.#result(failedResult(this.job.url, failure, fields)), retry: null };
+    }
     const ok = status >= 200 && status < 300;
     const result: PageResult = {
       ...blankResult(this.job.url),
@@ -245,7 +283,7 @@ class PageAttempt {
   async #read(
     stream: ReadableStream<Uint8Array> | null,
     contentType: string | null,
-  ): Promise<PageFields & Pick<PageResult, 'charset' | 'bytes' | 'truncated'>> {
+  ): Promise<PageFields & Pick<PageResult, 'charset' | 'bytes' | 'truncated'> & { challenge?: ChallengeVendor | undefined }> {
     if (!stream) return { ...EMPTY_FIELDS, charset: null, bytes: 0, truncated: false };
     const { options } = this.ctx;
     const body = new CappedBody(stream, options.maxBytes, this.#signal);
@@ -268,7 +306,7 @@ class PageAttempt {
       await body.finish(this.job.reuseConnection === true);
     }
     // After `finish`: a remainder read to keep the connection counts as read.
-    return { ...found.fields, charset: found.charset, bytes: body.progress.bytes, truncated: !body.progress.done };
+    return { ...found.fields, charset: found.charset, bytes: body.progress.bytes, truncated: !body.progress.done, challenge: found.challenge };
   }
 
   /** Where the attempt got to: the hop it ended on and the redirects it took. */

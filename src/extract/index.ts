@@ -1,3 +1,4 @@
+import { CHALLENGE_SCAN_BYTES, challengeInBody, type ChallengeVendor } from '../challenge';
 import { CONTENT_FORMATS, EMPTY_FIELDS, type ContentFormat, type Format, type PageFields } from '../result';
 import { CHARSET_PRESCAN_BYTES, decideHtmlCharset, decideTextCharset } from './charset';
 import { extractHtml, type SnippetOptions, type StopFlag } from './html';
@@ -29,6 +30,8 @@ export interface Extracted {
   fields: PageFields;
   /** Canonical WHATWG encoding name the text was decoded with; null for binary bodies. */
   charset: string | null;
+  /** Set when the body is a bot challenge, not the page (its fields are then empty). */
+  challenge?: ChallengeVendor;
 }
 
 export type { SnippetOptions } from './html';
@@ -61,6 +64,10 @@ export async function extract(source: ChunkSource, contentType: string | null, o
   const decision = kind === 'html' ? decideHtmlCharset(prefix, contentType) : decideTextCharset(prefix, contentType);
   // Labelled text but binary bytes (a NUL, an image's signature): treated as the binary it is.
   if (!decision.encoding.startsWith('utf-16') && looksBinary(prefix)) return withFormats(BINARY, options);
+  if (kind === 'html') {
+    const challenge = challengeInBody(new TextDecoder('latin1').decode(prefix.subarray(0, CHALLENGE_SCAN_BYTES)));
+    if (challenge) return { fields: EMPTY_FIELDS, charset: decision.encoding, challenge };
+  }
 
   // The feed format reads the whole text as well: the HTML reader cannot tell XML's structure.
   const feedText: string[] | null = options.formats?.includes('feed') ? [] : null;

@@ -389,6 +389,37 @@ const ROUTES: Record<string, Route> = {
     sendSmallHtml(ctx, 302, 'redirect without location');
   },
 
+  /**
+   * A bot-protection answer as the vendor `v` sends it (its status `status`, default the
+   * vendor's usual one): headers only (`cloudflare-header`, `aws-waf`, `kasada`, `linkedin`,
+   * `vercel-header`) or a challenge page's markup (`cloudflare`, `datadome`, `perimeterx`,
+   * `imperva`, `akamai`, `sucuri`, `captcha`). `v=jsd` is an ordinary page that carries
+   * Cloudflare's bot-management script, which is no challenge.
+   */
+  challenge(ctx) {
+    const vendor = ctx.knobs.get('v') ?? 'cloudflare';
+    const page = (title: string, body: string) => `<!DOCTYPE html><html lang="en-US"><head><title>${title}</title><meta name="robots" content="noindex,nofollow"></head><body>${body}</body></html>`;
+    const pages: Record<string, [number, http.OutgoingHttpHeaders, string]> = {
+      'cloudflare-header': [403, { 'cf-mitigated': 'challenge', server: 'cloudflare' }, page('Just a moment...', '<noscript>Enable JavaScript and cookies to continue</noscript>')],
+      cloudflare: [503, { server: 'cloudflare' }, page('Just a moment...', '<div id="challenge-stage"></div><script>(function(){window._cf_chl_opt={cvId: \'3\',cZone: "shop.example",cType: \'managed\'};}());</script>')],
+      datadome: [403, { 'x-datadome': 'protected' }, page('shop.example', '<script>var dd={"rt":"c","cid":"AHrlqAAAAAMA","hsh":"2211F"}</script><script src="https://ct.captcha-delivery.com/c.js"></script>')],
+      perimeterx: [403, {}, page('Access to this page has been denied.', '<div id="px-captcha"></div><script src="/px/captcha/bundle.js"></script>')],
+      imperva: [200, { 'x-cdn': 'Imperva' }, '<html style="height:100%"><head><META NAME="ROBOTS" CONTENT="NOINDEX, NOFOLLOW"></head><body style="margin:0px;height:100%"><iframe id="main-iframe" src="/_Incapsula_Resource?CWUDNSAI=27" frameborder=0 width="100%" height="100%">Request unsuccessful. Incapsula incident ID: 1170000430093012201-71087347441748417</iframe></body></html>'],
+      akamai: [200, {}, page('Challenge Validation', '<div id="sec-if-cpt-container"></div><script src="/_sec/cp_challenge/sec-cpt-int-4-3.js"></script>')],
+      sucuri: [403, { 'x-sucuri-id': '18013' }, page('Sucuri WebSite Firewall - Access Denied', '<p>Access Denied - Sucuri Website Firewall</p>')],
+      captcha: [200, {}, page('Are you a robot?', '<form method="post"><script src="https://www.google.com/recaptcha/api.js" async defer></script><div class="g-recaptcha"></div></form>')],
+      'aws-waf': [202, { 'x-amzn-waf-action': 'challenge' }, page('', '<script src="https://token.awswaf.com/challenge.js"></script>')],
+      kasada: [429, { 'x-kpsdk-ct': '0abc', 'retry-after': '1' }, ''],
+      linkedin: [999, {}, '<html><head><script>window.onload=function(){location.href="/authwall"}</script></head></html>'],
+      'vercel-header': [429, { 'x-vercel-mitigated': 'challenge' }, page('Vercel Security Checkpoint', '')],
+      jsd: [200, { server: 'cloudflare' }, page('Ordinary page', '<h1>Ordinary page</h1><p>Text a reader came for, served through Cloudflare.</p><script>(function(){var a=document.createElement("script");a.src="/cdn-cgi/challenge-platform/scripts/jsd/main.js";document.head.appendChild(a)})();</script>')],
+    };
+    const answer = pages[vendor];
+    if (!answer) return notFound(ctx.res, `origin: no such challenge vendor ${vendor}`);
+    const [status, headers, html] = answer;
+    sendHtml(ctx, intKnob(ctx.knobs, 'status', status, 100), html, headers);
+  },
+
   /** `depth` nested divs (default 100,000) after a paragraph, with a paragraph inside: HTML no browser would nest. */
   nested(ctx) {
     const depth = intKnob(ctx.knobs, 'depth', 100_000);
