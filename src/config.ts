@@ -59,6 +59,7 @@ export function serviceSettings(env: Env): ServiceSettings {
   return {
     userAgent: env.USER_AGENT?.trim() || DEFAULT_USER_AGENT,
     allowPrivate: env.ALLOW_PRIVATE_HOSTS?.trim().toLowerCase() === 'true',
+    forceRobots: env.RESPECT_ROBOTS?.trim().toLowerCase() === 'true',
   };
 }
 

@@ -48,4 +48,6 @@ export interface Env {
   /** Highest `snippetLength` in characters (DEFAULT_LIMITS.maxSnippetLength). */
   MAX_SNIPPET_LENGTH?: string;
   MAX_CONTENT_CHARS?: string;
+  /** "true": every request honours robots.txt, whatever its `respectRobots`. */
+  RESPECT_ROBOTS?: string;
 }

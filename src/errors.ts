@@ -96,6 +96,14 @@ export class ChallengeFailure extends FetchFailure {
   }
 }
 
+/** `respectRobots` is on and the host's robots.txt refuses the URL to fanout (or could not be read: RFC 9309's "disallow all"). */
+export class RobotsDisallowedFailure extends FetchFailure {
+  readonly code = 'robots_disallowed';
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
+
 /** More than `maxRedirects` hops, or a redirect loop. */
 export class TooManyRedirectsFailure extends FetchFailure {
   readonly code = 'too_many_redirects';

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'too_many_redirects',
   'bad_redirect',
   'challenge',
+  'robots_disallowed',
   'aborted',
 ] as const;
 

@@ -69,6 +69,7 @@ export function buildRequestSchema(limits: Limits) {
       query: text('query'),
       provenance: z.optional(z.boolean({ error: 'provenance must be true or false' })),
       onlyMainContent: z.optional(z.boolean({ error: 'onlyMainContent must be true or false' })),
+      respectRobots: z.optional(z.boolean({ error: 'respectRobots must be true or false' })),
       maxContentChars: int('maxContentChars', 1, limits.maxContentChars),
       formats: z.optional(
         z
@@ -93,7 +94,7 @@ export const requestSchemaFor = perObject((env: Env) => buildRequestSchema(limit
 const NUMERIC_KEYS: ReadonlySet<string> = new Set(['concurrency', 'perHost', 'timeoutMs', 'deadlineMs', 'maxBytes', 'retries', 'maxRedirects', 'snippetLength', 'maxContentChars']);
 
 /** GET options that are booleans in the schema: `true` and `false` are converted (anything else is left for the schema to name). */
-const BOOLEAN_KEYS: ReadonlySet<string> = new Set(['provenance', 'onlyMainContent']);
+const BOOLEAN_KEYS: ReadonlySet<string> = new Set(['provenance', 'onlyMainContent', 'respectRobots']);
 
 /** Query parameters that may repeat: each `url` (or `urls`) adds a URL. */
 const REPEATABLE: ReadonlySet<string> = new Set(['url', 'urls']);

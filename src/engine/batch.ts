@@ -6,6 +6,7 @@ import { LanePicker } from './lane-picker';
 import { localLane, planLanes, type Lane, type ShardOpener } from './lanes';
 import { ENGINE, type FetchOptions } from './options';
 import { runPool, type PoolTask } from './pool';
+import { fetchRobots, HostSpacing, productToken, robotsCache, robotsFailure, type RobotsCache } from './robots';
 import { Semaphore } from './semaphore';
 
 export interface BatchDeps {
@@ -23,6 +24,8 @@ export interface BatchDeps {
   validators?: (url: string) => Validators | undefined;
   /** Opens scale-out shards (src/engine/lanes.ts); without it the batch stays in one invocation (6 header slots). */
   shards?: ShardOpener;
+  /** Where robots.txt rules are kept (default: the isolate's cache); tests pass their own. */
+  robots?: RobotsCache;
 }
 
 /** One distinct URL of the batch and the input indexes that asked for it. */
@@ -59,11 +62,26 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
   const pending = pendingByHost(groups);
   let started = 0;
 
+  const robots = options.respectRobots ? (deps.robots ?? robotsCache) : null;
+  const spacing = new HostSpacing(now, deps.sleep);
   const tasks: PoolTask[] = groups.map((group) => ({
     key: group.url.hostname,
     run: async () => {
       started++;
       const first = urls[group.indexes[0]!]!;
+      if (robots) {
+        const { origin, host } = group.url;
+        const rules = await robots.rules(origin, () =>
+          fetchRobots(origin, productToken(options.userAgent), { fetch: context.fetch, userAgent: options.userAgent, allowPrivate: options.allowPrivate, signal: cut.signal }),
+        );
+        const refused = robotsFailure(group.url.href, rules);
+        if (refused) {
+          for (const index of group.indexes) results.settle(index, failedResult(urls[index]!, refused));
+          return;
+        }
+        // Crawl-delay: this host's URLs start that far apart in this batch.
+        await spacing.wait(host, rules.crawlDelayMs, cut.signal);
+      }
       const job: PageJob = {
         url: first,
         target: group.url,

@@ -35,6 +35,8 @@ export const DEFAULTS = {
   snippetLength: 300,
   /** Results name their metadata sources only when asked: `sources` is for link previews that choose. */
   provenance: false,
+  /** robots.txt is honoured only when asked (or when the deployment forces it with RESPECT_ROBOTS). */
+  respectRobots: false,
   /** Content formats (markdown, text, html) give the page's main content, not its whole body. */
   onlyMainContent: true,
   /** Characters of each content format: a long article (about 15,000 words) fits. */
@@ -116,6 +118,8 @@ export interface RequestOptions {
   formats?: readonly Format[] | undefined;
   /** Content formats: the main content only (true), or the whole body. */
   onlyMainContent?: boolean | undefined;
+  /** Read each host's robots.txt and skip what it refuses (`robots_disallowed`); honour its Crawl-delay. */
+  respectRobots?: boolean | undefined;
   /** Characters of each content format; longer content is cut at a block boundary. */
   maxContentChars?: number | undefined;
 }
@@ -125,6 +129,8 @@ export interface ServiceSettings {
   userAgent: string;
   /** Let loopback and private addresses through the guard (local development and tests only). */
   allowPrivate: boolean;
+  /** robots.txt is honoured for every request, whatever `respectRobots` says (RESPECT_ROBOTS). */
+  forceRobots?: boolean | undefined;
 }
 
 /** Options the engine runs with: every value filled in and checked. */
@@ -143,6 +149,7 @@ export interface FetchOptions extends ServiceSettings {
   formats: readonly Format[];
   onlyMainContent: boolean;
   maxContentChars: number;
+  respectRobots: boolean;
   /** Hash all visible text into `textHash` (watch lists; not a request option). */
   hashText?: boolean;
 }
@@ -167,6 +174,7 @@ export function normalizeOptions(request: RequestOptions, settings: ServiceSetti
     formats: request.formats ?? [],
     onlyMainContent: request.onlyMainContent ?? DEFAULTS.onlyMainContent,
     maxContentChars: request.maxContentChars ?? Math.min(DEFAULTS.maxContentChars, limits.maxContentChars),
+    respectRobots: settings.forceRobots === true || (request.respectRobots ?? DEFAULTS.respectRobots),
     userAgent: settings.userAgent,
     allowPrivate: settings.allowPrivate,
   };

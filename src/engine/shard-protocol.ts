@@ -151,6 +151,8 @@ const OPTION_CHECKS: Record<keyof FetchOptions, (value: unknown) => boolean> = {
   formats: (value) => Array.isArray(value) && value.every((item) => FORMAT_SET.has(item)),
   onlyMainContent: isBoolean,
   maxContentChars: isNumber,
+  respectRobots: isBoolean,
+  forceRobots: orAbsent(isBoolean),
   userAgent: isString,
   allowPrivate: isBoolean,
   hashText: orAbsent(isBoolean),

@@ -305,6 +305,11 @@ const BINARY_BLOCK = Buffer.alloc(BINARY_CHUNK, 0xa5);
 
 type Route = (ctx: Ctx, rest: string) => void | Promise<void>;
 
+/** robots.txt requests per host, and how 127.0.0.1 answers them (see `robotsTxt`). */
+const robotsHits = new Map<string, number>();
+const ROBOTS_MODES: ReadonlySet<string> = new Set(['normal', '503', '404', 'redirect']);
+let robotsMode = 'normal';
+
 /** Routes under `/s/<scope>/`, by first path segment; `rest` is what follows it. */
 const ROUTES: Record<string, Route> = {
   async page(ctx) {
@@ -383,6 +388,11 @@ const ROUTES: Record<string, Route> = {
     const location = ctx.knobs.get('location');
     if (location === null) throw new TypeError('Expected knob `location`, got nothing');
     send(ctx, 302, { location });
+  },
+
+  /** A page under `robots/...` (robots.txt decides which ones fanout may fetch). */
+  robots(ctx, rest) {
+    sendSmallHtml(ctx, 200, `robots ${rest}`);
   },
 
   'redirect-bare'(ctx) {
@@ -711,6 +721,22 @@ export async function startOrigin(): Promise<Origin> {
       return false;
     };
     switch (action) {
+      case '__robots': {
+        // GET /__robots/hits: robots.txt requests per host; POST /__robots/<mode>: how 127.0.0.1 answers them.
+        if (name === 'hits') {
+          if (expect('GET')) json(Object.fromEntries(robotsHits));
+          return;
+        }
+        if (!expect('POST')) return;
+        if (!ROBOTS_MODES.has(name)) {
+          res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end(`origin: robots mode must be one of ${[...ROBOTS_MODES].join(', ')}`);
+          return;
+        }
+        robotsMode = name;
+        json({ mode: robotsMode });
+        return;
+      }
       case '__stats':
         if (expect('GET')) json(snapshot(scopes.get(name) ?? newScopeState()));
         return;
@@ -764,6 +790,7 @@ export async function startOrigin(): Promise<Origin> {
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://origin.invalid');
+    if (url.pathname === '/robots.txt') return robotsTxt(req, res);
     // ['', 's', scope, first, ...rest]
     const parts = url.pathname.split('/');
     const [, top = '', name = ''] = parts;
@@ -778,6 +805,37 @@ export async function startOrigin(): Promise<Origin> {
     const route = Object.hasOwn(ROUTES, first) ? ROUTES[first] : undefined;
     if (!route) return notFound(res);
     await route(ctx, rest.join('/'));
+  }
+
+  /**
+   * `/robots.txt`, per host: 127.0.0.1 asks fanout for a Crawl-delay of 1 s, 127.0.0.2 for
+   * none; both refuse `/s/<scope>/robots/private` (but not `.../private/open`) and
+   * `/s/<scope>/robots/no-fanout` to fanout, and `/s/<scope>/robots/others` to everyone else.
+   * `POST /__robots/<mode>` makes 127.0.0.1 answer 503, 404, or a redirect to 127.0.0.2's file.
+   */
+  function robotsTxt(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+    robotsHits.set(host, (robotsHits.get(host) ?? 0) + 1);
+    const first = host === ORIGIN_HOSTS[0];
+    if (first && robotsMode === '503') return void res.writeHead(503, { 'content-type': 'text/plain' }).end('busy');
+    if (first && robotsMode === '404') return void res.writeHead(404, { 'content-type': 'text/plain' }).end('none');
+    if (first && robotsMode === 'redirect') {
+      const port = (req.headers.host ?? '').split(':')[1];
+      return void res.writeHead(301, { location: `http://${ORIGIN_HOSTS[1]}:${port}/robots.txt` }).end();
+    }
+    const text = [
+      'User-agent: fanout',
+      'Disallow: /s/*/robots/private',
+      'Allow: /s/*/robots/private/open',
+      'Disallow: /s/*/robots/no-fanout',
+      ...(first ? ['Crawl-delay: 1'] : []),
+      '',
+      'User-agent: *',
+      'Disallow: /s/*/robots/others',
+      '',
+    ].join('\n');
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(text);
   }
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
