@@ -1,13 +1,14 @@
 import { Hono, type Context } from 'hono';
-import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
 import { stream } from 'hono/streaming';
+import { clientFor, clientsFromEnv } from './clients';
 import { engineFor } from './config';
 import { runBatch } from './engine/batch';
 import { VERSION } from './engine/options';
 import { ConfigError, ProblemError, type ProblemKind } from './errors';
 import { limitBody, methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from './http';
 import { problem, problemResponse } from './problem';
+import type { BatchStats, PageResult } from './result';
 import { queryToRequest, requestSchemaFor, type FetchRequest } from './schema';
 import { registerWatchRoutes } from './watch/routes';
 
@@ -16,22 +17,37 @@ export const app = new Hono<AppEnv>();
 
 app.get('/health', (c) => c.json({ status: 'ok', service: 'fanout', version: VERSION }));
 
-// Auth: when API_TOKEN is set, every /v1/* route needs it (compared in constant time by Hono's bearerAuth).
+/**
+ * Auth: when API_TOKEN or API_TOKENS names clients, every /v1/* route needs one
+ * of their bearer tokens (compared in constant time, src/clients.ts). The
+ * client's name is kept for the logs; its rate limit, if it has one, is taken
+ * from its RateLimiter object before the route runs.
+ */
 app.use('/v1/*', async (c, next) => {
-  const token = c.env.API_TOKEN;
-  if (!token) return next();
-  try {
-    return await bearerAuth<AppEnv>({ token, realm: 'fanout' })(c, next);
-  } catch (error) {
-    if (error instanceof HTTPException && (error.status === 401 || error.status === 400)) {
-      const challenge = error.getResponse().headers.get('www-authenticate') ?? 'Bearer realm="fanout"';
-      throw new ProblemError('unauthorized', 'a valid "Authorization: Bearer <token>" header is required', {
-        errors: [{ field: 'authorization', message: 'missing or invalid bearer token' }],
-        headers: { 'www-authenticate': challenge },
+  const clients = clientsFromEnv(c.env);
+  c.set('client', null);
+  if (clients.length === 0) return next();
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
+  const client = presented ? await clientFor(clients, presented) : null;
+  if (!client) {
+    throw new ProblemError('unauthorized', 'a valid "Authorization: Bearer <token>" header is required', {
+      errors: [{ field: 'authorization', message: 'missing or invalid bearer token' }],
+      headers: { 'www-authenticate': `Bearer realm="fanout"${presented ? ', error="invalid_token"' : ''}` },
+    });
+  }
+  c.set('client', client.name);
+  if (client.ratePerMinute !== null && c.env.RATE_LIMITER) {
+    const limiter = c.env.RATE_LIMITER.get(c.env.RATE_LIMITER.idFromName(client.name));
+    const { ok, retryAfterMs } = await limiter.take(client.ratePerMinute);
+    if (!ok) {
+      const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+      throw new ProblemError('rate-limited', `client ${client.name} is over its ${client.ratePerMinute} requests per minute; retry in ${seconds} s`, {
+        errors: [{ field: 'authorization', message: `rate limit of ${client.ratePerMinute} per minute reached` }],
+        headers: { 'retry-after': String(seconds) },
       });
     }
-    throw error;
   }
+  return next();
 });
 
 /**
@@ -73,11 +89,36 @@ async function answer(c: Context<AppEnv>, request: FetchRequest): Promise<Respon
         onResult: ndjson ? (index, result) => void write(`${JSON.stringify({ index, ...result })}\n`) : undefined,
       });
       clearInterval(heartbeat);
+      logBatch(c.get('client'), batch.results, batch.stats, ndjson);
       await write(ndjson ? `${JSON.stringify({ stats: batch.stats })}\n` : JSON.stringify(batch));
     } finally {
       clearInterval(heartbeat);
     }
   });
+}
+
+/**
+ * One structured line per batch, for Workers Logs: the client's name (never
+ * its token), URL counts, failures by error code, duration, shards. No URL
+ * and nothing a caller sent is logged.
+ */
+function logBatch(client: string | null, results: readonly PageResult[], stats: BatchStats, ndjson: boolean): void {
+  const errors: Record<string, number> = {};
+  for (const result of results) if (result.error) errors[result.error.code] = (errors[result.error.code] ?? 0) + 1;
+  console.log(
+    JSON.stringify({
+      event: 'batch',
+      client,
+      urls: stats.total,
+      ok: stats.ok,
+      failed: stats.failed,
+      errors,
+      durationMs: stats.durationMs,
+      shards: stats.shards,
+      deadlineReached: stats.deadlineReached,
+      ndjson,
+    }),
+  );
 }
 
 /** True when the Accept header prefers NDJSON (application/x-ndjson or application/jsonl). */

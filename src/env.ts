@@ -15,6 +15,11 @@ export interface Env {
    * invocation.
    */
   SHARDS?: DurableObjectNamespace;
+  /**
+   * Durable Objects (class RateLimiter), one per API client with a
+   * `ratePerMinute` (src/rate-limiter.ts). Without the binding no client is limited.
+   */
+  RATE_LIMITER?: DurableObjectNamespace<import('./rate-limiter').RateLimiter>;
   /** URLs (comma or whitespace separated) of the built-in watch list `default`. */
   WATCH_URLS?: string;
   /** Where a run with changes POSTs its summary. Passes the same URL guard as fetched URLs. */
@@ -25,8 +30,10 @@ export interface Env {
   RUN_RETENTION?: string;
   /** Most URLs per watch list (WATCH_DEFAULTS.maxWatchUrls). */
   MAX_WATCH_URLS?: string;
-  /** Secret. When set, every /v1/* route needs `Authorization: Bearer <API_TOKEN>`. */
+  /** Secret. When set, every /v1/* route needs `Authorization: Bearer <API_TOKEN>` (or a token of API_TOKENS). */
   API_TOKEN?: string;
+  /** Secret. JSON list of API clients, `[{ "name", "token", "ratePerMinute" }]` (src/clients.ts). */
+  API_TOKENS?: string;
   /** "true" lets fanout fetch loopback/private addresses. Local development and tests only. */
   ALLOW_PRIVATE_HOSTS?: string;
   /** User-Agent sent to origins (DEFAULT_USER_AGENT names fanout, its version and its URL). */

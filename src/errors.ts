@@ -167,6 +167,7 @@ export const PROBLEM_KINDS = {
   'too-many-urls': { status: 413, title: 'Too many URLs' },
   'body-too-large': { status: 413, title: 'Request body too large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'rate-limited': { status: 429, title: 'Too many requests' },
   misconfigured: { status: 500, title: 'Service misconfigured' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -13,7 +13,8 @@ import { fieldName, problem } from './problem';
  */
 
 /** Hono's environment for fanout's routes. */
-export type AppEnv = { Bindings: Env };
+/** The Worker's bindings, and what the auth middleware learns of the caller: the client's name (never its token). */
+export type AppEnv = { Bindings: Env; Variables: { client: string | null } };
 
 /** Turns a zod failure into 400 (or 413 when the URL list is over the limit) naming every field. */
 export function validationProblem(error: { issues: readonly $ZodIssue[] }): Response {
