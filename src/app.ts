@@ -86,6 +86,8 @@ async function answer(c: Context<AppEnv>, request: FetchRequest): Promise<Respon
       const batch = await runBatch(urls, options, {
         signal: AbortSignal.any([c.req.raw.signal, gone.signal]),
         shards: engine.shards,
+        maxAgeLimitMs: engine.limits.maxAge,
+        waitUntil: (promise) => c.executionCtx.waitUntil(promise),
         onResult: ndjson ? (index, result) => void write(`${JSON.stringify({ index, ...result })}\n`) : undefined,
       });
       clearInterval(heartbeat);

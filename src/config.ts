@@ -23,13 +23,14 @@ export const LIMIT_VARS = {
   maxRedirects: 'MAX_REDIRECTS',
   maxSnippetLength: 'MAX_SNIPPET_LENGTH',
   maxContentChars: 'MAX_CONTENT_CHARS',
+  maxAge: 'MAX_CACHE_AGE_MS',
 } as const satisfies Record<keyof Limits, keyof Env>;
 
 /** Limits that may be 0 (no retries, no redirects, no snippet); the rest must be at least 1. */
 const ZERO_ALLOWED: ReadonlySet<keyof Limits> = new Set(['maxRetries', 'maxRedirects', 'maxSnippetLength']);
 
 /** Vars that hold integers. */
-type IntVar = (typeof LIMIT_VARS)[keyof Limits] | 'MAX_WATCH_URLS' | 'RUN_RETENTION';
+type IntVar = (typeof LIMIT_VARS)[keyof Limits] | 'MAX_WATCH_URLS' | 'RUN_RETENTION' | 'CACHE_MAX_AGE_MS';
 
 /**
  * An integer var: `fallback` when unset or empty, otherwise an integer of at
@@ -60,6 +61,7 @@ export function serviceSettings(env: Env): ServiceSettings {
     userAgent: env.USER_AGENT?.trim() || DEFAULT_USER_AGENT,
     allowPrivate: env.ALLOW_PRIVATE_HOSTS?.trim().toLowerCase() === 'true',
     forceRobots: env.RESPECT_ROBOTS?.trim().toLowerCase() === 'true',
+    defaultMaxAge: intVar(env, 'CACHE_MAX_AGE_MS', 0, 0),
   };
 }
 
@@ -69,6 +71,8 @@ export interface EngineSetup {
   options(request: RequestOptions): FetchOptions;
   /** Scale-out over the SHARDS Durable Objects; undefined without the binding (one invocation per batch). */
   shards: ShardOpener | undefined;
+  /** The deployment's maxima. */
+  limits: Limits;
 }
 
 export function engineFor(env: Env): EngineSetup {
@@ -76,6 +80,7 @@ export function engineFor(env: Env): EngineSetup {
   const settings = serviceSettings(env);
   return {
     options: (request) => normalizeOptions(request, settings, limits),
+    limits,
     shards: env.SHARDS ? durableShards(env.SHARDS) : undefined,
   };
 }

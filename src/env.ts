@@ -55,6 +55,10 @@ export interface Env {
   /** Highest `snippetLength` in characters (DEFAULT_LIMITS.maxSnippetLength). */
   MAX_SNIPPET_LENGTH?: string;
   MAX_CONTENT_CHARS?: string;
+  /** Highest `maxAge` of the result cache, ms (DEFAULT_LIMITS.maxAge). */
+  MAX_CACHE_AGE_MS?: string;
+  /** `maxAge` for requests that give none, ms; unset or 0: the cache is used only when asked. */
+  CACHE_MAX_AGE_MS?: string;
   /** "true": every request honours robots.txt, whatever its `respectRobots`. */
   RESPECT_ROBOTS?: string;
 }

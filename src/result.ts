@@ -144,6 +144,13 @@ export interface PageFields {
   contentTruncated?: boolean;
 }
 
+/** What the result cache did for a URL (present when the request has a `maxAge`). */
+export interface ResultCacheInfo {
+  status: 'hit' | 'miss' | 'stale' | 'bypass';
+  /** How old the answer is, for a hit or a stale answer; else null. */
+  ageMs: number | null;
+}
+
 /** A page that gave nothing (a binary body, no body, a failure). */
 export const EMPTY_FIELDS: Readonly<PageFields> = {
   title: null,
@@ -165,6 +172,8 @@ export const EMPTY_FIELDS: Readonly<PageFields> = {
 export interface PageResult extends PageFields {
   /** The URL as the caller gave it. */
   url: string;
+  /** What the result cache did (only when the request has a `maxAge`). */
+  cache?: ResultCacheInfo;
   /** True only for a final 2xx whose body was read. */
   ok: boolean;
   status: number | null;

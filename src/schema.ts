@@ -70,6 +70,7 @@ export function buildRequestSchema(limits: Limits) {
       provenance: z.optional(z.boolean({ error: 'provenance must be true or false' })),
       onlyMainContent: z.optional(z.boolean({ error: 'onlyMainContent must be true or false' })),
       respectRobots: z.optional(z.boolean({ error: 'respectRobots must be true or false' })),
+      maxAge: int('maxAge', 0, limits.maxAge),
       maxContentChars: int('maxContentChars', 1, limits.maxContentChars),
       formats: z.optional(
         z
@@ -91,7 +92,7 @@ void _sameOptions;
 export const requestSchemaFor = perObject((env: Env) => buildRequestSchema(limitsFromEnv(env)));
 
 /** GET options that are numbers in the schema: the query's text is converted when it looks like one. */
-const NUMERIC_KEYS: ReadonlySet<string> = new Set(['concurrency', 'perHost', 'timeoutMs', 'deadlineMs', 'maxBytes', 'retries', 'maxRedirects', 'snippetLength', 'maxContentChars']);
+const NUMERIC_KEYS: ReadonlySet<string> = new Set(['concurrency', 'perHost', 'timeoutMs', 'deadlineMs', 'maxBytes', 'retries', 'maxRedirects', 'snippetLength', 'maxContentChars', 'maxAge']);
 
 /** GET options that are booleans in the schema: `true` and `false` are converted (anything else is left for the schema to name). */
 const BOOLEAN_KEYS: ReadonlySet<string> = new Set(['provenance', 'onlyMainContent', 'respectRobots']);

@@ -6,6 +6,7 @@ import { LanePicker } from './lane-picker';
 import { localLane, planLanes, type Lane, type ShardOpener } from './lanes';
 import { ENGINE, type FetchOptions } from './options';
 import { runPool, type PoolTask } from './pool';
+import { cacheable, defaultStore, freshness, ResultCache, type CacheStore } from './result-cache';
 import { fetchRobots, HostSpacing, productToken, robotsCache, robotsFailure, type RobotsCache } from './robots';
 import { Semaphore } from './semaphore';
 
@@ -26,6 +27,12 @@ export interface BatchDeps {
   shards?: ShardOpener;
   /** Where robots.txt rules are kept (default: the isolate's cache); tests pass their own. */
   robots?: RobotsCache;
+  /** The result cache's store (default: `caches.default`); null: no cache. */
+  cacheStore?: CacheStore | null;
+  /** The highest `maxAge` the deployment allows (entries are kept twice that long). */
+  maxAgeLimitMs?: number;
+  /** Keeps background work (a stale result's refresh) alive after the answer (`ctx.waitUntil`). */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 /** One distinct URL of the batch and the input indexes that asked for it. */
@@ -63,22 +70,38 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
   let started = 0;
 
   const robots = options.respectRobots ? (deps.robots ?? robotsCache) : null;
+  // Watch lists (hashText) never read the cache: they check what the page says now.
+  const store = options.maxAge !== undefined && options.maxAge > 0 && !options.hashText ? (deps.cacheStore === undefined ? defaultStore() : deps.cacheStore) : null;
+  const cache = store ? new ResultCache(store, deps.maxAgeLimitMs ?? options.maxAge!) : null;
+  const cacheField = options.maxAge !== undefined;
+  const settle = (group: Group, result: PageResult, info: PageResult['cache']) => {
+    for (const index of group.indexes) results.settle(index, { ...result, url: urls[index]!, ...(cacheField ? { cache: info } : {}) });
+  };
   const spacing = new HostSpacing(now, deps.sleep);
   const tasks: PoolTask[] = groups.map((group) => ({
     key: group.url.hostname,
     run: async () => {
-      started++;
       const first = urls[group.indexes[0]!]!;
+      const key = cache && !deps.validators?.(first) ? await cache.key(group.url, options) : null;
+      if (cache && key) {
+        const entry = await cache.get(key);
+        const age = entry ? Math.max(0, now() - entry.storedAt) : 0;
+        const state = entry ? freshness(entry, age, options.maxAge!) : 'expired';
+        if (entry && state === 'fresh') return settle(group, entry.result, { status: 'hit', ageMs: age });
+        if (entry && state === 'stale' && deps.waitUntil) {
+          // Answered now from the cache; a fresh result replaces it in the background.
+          deps.waitUntil(refresh(group.url.href, key, cache, options, { fetch: deps.fetch, now }));
+          return settle(group, entry.result, { status: 'stale', ageMs: age });
+        }
+      }
+      started++;
       if (robots) {
         const { origin, host } = group.url;
         const rules = await robots.rules(origin, () =>
           fetchRobots(origin, productToken(options.userAgent), { fetch: context.fetch, userAgent: options.userAgent, allowPrivate: options.allowPrivate, signal: cut.signal }),
         );
         const refused = robotsFailure(group.url.href, rules);
-        if (refused) {
-          for (const index of group.indexes) results.settle(index, failedResult(urls[index]!, refused));
-          return;
-        }
+        if (refused) return settle(group, failedResult(first, refused), { status: 'bypass', ageMs: null });
         // Crawl-delay: this host's URLs start that far apart in this batch.
         await spacing.wait(host, rules.crawlDelayMs, cut.signal);
       }
@@ -90,7 +113,8 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
         reuseConnection: pending.take(group.url.host) > 0,
       };
       const result = await runOnLanes(job, lanes, picker, cut);
-      for (const index of group.indexes) results.settle(index, { ...result, url: urls[index]! });
+      if (cache && key && cacheable(result)) await cache.put(key, result, now());
+      settle(group, result, cache && key ? { status: 'miss', ageMs: null } : { status: 'bypass', ageMs: null });
     },
     skip: () => {
       for (const index of group.indexes) results.settle(index, failedResult(urls[index]!, cut.reason()));
@@ -105,7 +129,9 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
   }
 
   // Nothing is ever dropped: anything still missing gets the abort reason.
-  const final = results.fill(cut.reason());
+  const filled = results.fill(cut.reason());
+  // A URL that never ran says so of the cache too.
+  const final = cacheField ? filled.map((result) => (result.cache ? result : { ...result, cache: { status: 'bypass' as const, ageMs: null } })) : filled;
   const ok = final.filter((r) => r.ok).length;
   return {
     results: final,
@@ -119,6 +145,13 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
       shards: lanes.length,
     },
   };
+}
+
+/** Fetches `url` again for the cache, after a stale answer (nothing of it reaches the caller). */
+async function refresh(url: string, key: string, cache: ResultCache, options: FetchOptions, deps: { fetch: typeof fetch | undefined; now: () => number }): Promise<void> {
+  const { results } = await runBatch([url], { ...options, maxAge: undefined, concurrency: 1 }, { fetch: deps.fetch, now: deps.now });
+  const result = results[0]!;
+  if (cacheable(result)) await cache.put(key, { ...result, url }, deps.now());
 }
 
 /** The batch's signal: aborts at the deadline (DeadlineFailure) or when the client goes (AbortedFailure). */

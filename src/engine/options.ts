@@ -61,6 +61,7 @@ export interface Limits {
   maxRedirects: number;
   maxSnippetLength: number;
   maxContentChars: number;
+  maxAge: number;
 }
 
 /** The maxima when a var is not set: the one place these numbers are written. */
@@ -74,6 +75,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxRedirects: 10,
   maxSnippetLength: 5_000,
   maxContentChars: 1_000_000,
+  maxAge: 86_400_000,
 };
 
 /** Engine constants that are not per-request options. */
@@ -120,6 +122,8 @@ export interface RequestOptions {
   onlyMainContent?: boolean | undefined;
   /** Read each host's robots.txt and skip what it refuses (`robots_disallowed`); honour its Crawl-delay. */
   respectRobots?: boolean | undefined;
+  /** Answer from the result cache when its result is younger than this (ms); 0 fetches fresh. */
+  maxAge?: number | undefined;
   /** Characters of each content format; longer content is cut at a block boundary. */
   maxContentChars?: number | undefined;
 }
@@ -131,6 +135,8 @@ export interface ServiceSettings {
   allowPrivate: boolean;
   /** robots.txt is honoured for every request, whatever `respectRobots` says (RESPECT_ROBOTS). */
   forceRobots?: boolean | undefined;
+  /** `maxAge` for requests that give none (CACHE_MAX_AGE_MS); 0 or unset: no cache unless asked. */
+  defaultMaxAge?: number | undefined;
 }
 
 /** Options the engine runs with: every value filled in and checked. */
@@ -150,6 +156,8 @@ export interface FetchOptions extends ServiceSettings {
   onlyMainContent: boolean;
   maxContentChars: number;
   respectRobots: boolean;
+  /** The result cache's `maxAge` (ms); undefined when the request is outside the cache (no `cache` field). */
+  maxAge?: number | undefined;
   /** Hash all visible text into `textHash` (watch lists; not a request option). */
   hashText?: boolean;
 }
@@ -175,6 +183,7 @@ export function normalizeOptions(request: RequestOptions, settings: ServiceSetti
     onlyMainContent: request.onlyMainContent ?? DEFAULTS.onlyMainContent,
     maxContentChars: request.maxContentChars ?? Math.min(DEFAULTS.maxContentChars, limits.maxContentChars),
     respectRobots: settings.forceRobots === true || (request.respectRobots ?? DEFAULTS.respectRobots),
+    maxAge: request.maxAge ?? (settings.defaultMaxAge ? Math.min(settings.defaultMaxAge, limits.maxAge) : undefined),
     userAgent: settings.userAgent,
     allowPrivate: settings.allowPrivate,
   };

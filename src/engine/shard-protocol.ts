@@ -153,6 +153,8 @@ const OPTION_CHECKS: Record<keyof FetchOptions, (value: unknown) => boolean> = {
   maxContentChars: isNumber,
   respectRobots: isBoolean,
   forceRobots: orAbsent(isBoolean),
+  maxAge: orAbsent(isNumber),
+  defaultMaxAge: orAbsent(isNumber),
   userAgent: isString,
   allowPrivate: isBoolean,
   hashText: orAbsent(isBoolean),

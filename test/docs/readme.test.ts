@@ -47,6 +47,7 @@ describe('README Options table', () => {
   const BOUNDS: Record<keyof typeof DEFAULT_LIMITS, string> = {
     maxUrls: 'urls',
     maxContentChars: 'maxContentChars',
+    maxAge: 'maxAge',
     maxConcurrency: 'concurrency',
     maxTimeoutMs: 'timeoutMs',
     maxDeadlineMs: 'deadlineMs',
