@@ -106,7 +106,11 @@ async function answer(c: Context<AppEnv>, request: FetchRequest): Promise<Respon
  */
 function logBatch(client: string | null, results: readonly PageResult[], stats: BatchStats, ndjson: boolean): void {
   const errors: Record<string, number> = {};
-  for (const result of results) if (result.error) errors[result.error.code] = (errors[result.error.code] ?? 0) + 1;
+  const cache: Record<string, number> = {};
+  for (const result of results) {
+    if (result.error) errors[result.error.code] = (errors[result.error.code] ?? 0) + 1;
+    if (result.cache) cache[result.cache.status] = (cache[result.cache.status] ?? 0) + 1;
+  }
   console.log(
     JSON.stringify({
       event: 'batch',
@@ -118,6 +122,7 @@ function logBatch(client: string | null, results: readonly PageResult[], stats: 
       durationMs: stats.durationMs,
       shards: stats.shards,
       deadlineReached: stats.deadlineReached,
+      cache,
       ndjson,
     }),
   );

@@ -90,9 +90,21 @@ describe('the log line per batch', () => {
     const lines = log.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"event":"batch"'));
     expect(lines).toHaveLength(1);
     const entry = JSON.parse(lines[0]!);
-    expect(entry).toMatchObject({ event: 'batch', client: acme.name, urls: 4, ok: 1, failed: 3, errors: { invalid_url: 2, http_status: 1 }, shards: 1, deadlineReached: false, ndjson: false });
+    expect(entry).toMatchObject({ event: 'batch', client: acme.name, urls: 4, ok: 1, failed: 3, errors: { invalid_url: 2, http_status: 1 }, shards: 1, deadlineReached: false, cache: {}, ndjson: false });
     expect(entry.durationMs).toEqual(expect.any(Number));
     expect(lines[0]).not.toContain(acme.token);
     expect(lines[0]).not.toContain(scope);
+  });
+
+  it('Should count the results by cache status', async () => {
+    const scope = newScope('log-cache');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const url = originUrl(scope, 'page?title=C');
+    const once = (urls: string[]) => withEnv({}, '/v1/fetch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls, maxAge: 60_000 }) }).then((res) => res.text());
+    await once([url]);
+    await once([url, originUrl(scope, 'page?title=D')]);
+    const entries = log.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"event":"batch"')).map((line) => JSON.parse(line));
+    expect(entries.map((entry) => entry.cache)).toEqual([{ miss: 1 }, { hit: 1, miss: 1 }]);
+    expect(entries[1].client).toBeNull();
   });
 });
