@@ -17,7 +17,15 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             // The test origins live on 127.0.0.1/127.0.0.2, which the deployed default refuses.
-            miniflare: { bindings: { ALLOW_PRIVATE_HOSTS: 'true', TEST_MIGRATIONS: migrations } },
+            // FUZZ_RUNS and FUZZ_SEED carry the shell's settings to test/fuzz.test.ts ('' keeps its defaults).
+            miniflare: {
+              bindings: {
+                ALLOW_PRIVATE_HOSTS: 'true',
+                TEST_MIGRATIONS: migrations,
+                FUZZ_RUNS: process.env.FUZZ_RUNS ?? '',
+                FUZZ_SEED: process.env.FUZZ_SEED ?? '',
+              },
+            },
           }),
         ],
         test: {

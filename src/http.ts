@@ -83,7 +83,7 @@ export function validQuery<S extends $ZodType>(schemaFor: (env: Env) => S, toReq
   return validator('query', (_value, c: Context<AppEnv>) => {
     const { request, repeated } = toRequest(new URL(c.req.url).searchParams);
     if (repeated.length > 0) {
-      return invalid(repeated.map((field) => ({ field, message: `${field} was given more than once; give it once` })));
+      return invalid(repeated.map((name) => ({ field: fieldName([name]), message: `${fieldName([name])} was given more than once; give it once` })));
     }
     return parse(schemaFor(c.env), request);
   });

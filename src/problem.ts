@@ -34,6 +34,8 @@ export function fieldName(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
+    // An empty name (`?=1`, `{"": 1}`) is named as the empty string it is, not as the whole body.
+    else if (part === '') out += '[""]';
     else out += out ? `.${String(part)}` : String(part);
   }
   return out || 'body';

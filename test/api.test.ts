@@ -139,10 +139,20 @@ describe('GET /v1/fetch', () => {
     ['timeoutMs=soon&timeoutMs=5000', 'timeoutMs'],
     ['snippetLength=10&snippetLength=10', 'snippetLength'],
     ['selector=p&selector=h1', 'selector'],
+    // Found by test/fuzz.test.ts (seed 1967900107): an empty name was named "" before.
+    ['=&=', '[""]'],
   ])('Should refuse a single-valued option given twice (%s), whatever the order', async (query, field) => {
     const problem = await expectProblem(await call(`/v1/fetch?url=http://a/&${query}`), 400, field);
     expect(problem.detail).toContain('more than once');
   });
+});
+
+it.each([
+  ['GET with an empty parameter name', () => call('/v1/fetch?url=http://a/&=1')],
+  ['POST with an empty key', () => call('/v1/fetch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"urls":["http://a/"],"":1}' })],
+])('Should name an empty option name as [""], not body (%s)', async (_, send) => {
+  const problem = await expectProblem(await send(), 400, '[""]');
+  expect(problem.detail).toContain('unknown option ""');
 });
 
 describe('NDJSON streaming', () => {

@@ -121,7 +121,7 @@ describe('the result cache over time', () => {
 });
 
 describe('watch lists and the cache', () => {
-  const { tick, watched } = watchHarness({ dayOfWeek: 6, scheduledTime: Date.UTC(2026, 10, 28, 12, 0) });
+  const { tick, watched } = watchHarness({ dayOfWeek: 3, scheduledTime: Date.UTC(2026, 10, 25, 12, 0) });
 
   it('Should never read the cache, even when the deployment sets a default maxAge', async () => {
     const { scope, cron, name } = await watched('cache-watch', (scope) => [originUrl(scope, 'page?title=Watched')]);
