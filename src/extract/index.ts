@@ -38,6 +38,8 @@ export type { SnippetOptions } from './html';
 export type { ChunkSource } from './prefix';
 
 const BINARY: Extracted = { fields: EMPTY_FIELDS, charset: null };
+/** Bytes as Latin-1: every byte one character, so ASCII signs read as written whatever the page's charset. */
+const LATIN1 = new TextDecoder('latin1');
 
 /**
  * Reads `source` as far as the fields need and extracts what its type allows:
@@ -65,7 +67,7 @@ export async function extract(source: ChunkSource, contentType: string | null, o
   // Labelled text but binary bytes (a NUL, an image's signature): treated as the binary it is.
   if (!decision.encoding.startsWith('utf-16') && looksBinary(prefix)) return withFormats(BINARY, options);
   if (kind === 'html') {
-    const challenge = challengeInBody(new TextDecoder('latin1').decode(prefix.subarray(0, CHALLENGE_SCAN_BYTES)));
+    const challenge = challengeInBody(LATIN1.decode(prefix.subarray(0, CHALLENGE_SCAN_BYTES)));
     if (challenge) return { fields: EMPTY_FIELDS, charset: decision.encoding, challenge };
   }
 
