@@ -1,5 +1,4 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { Env } from './env';
 
 /**
  * One API client's rate limit: a token bucket in a Durable Object named after
@@ -14,7 +13,7 @@ import type { Env } from './env';
  * The bucket lives in the object's memory: an object that is evicted (idle)
  * starts again full, which errs on the client's side.
  */
-export class RateLimiter extends DurableObject<Env> {
+export class RateLimiter extends DurableObject {
   #tokens = 0;
   #updatedAt = 0;
   #rate = 0;
