@@ -33,14 +33,16 @@ function readWranglerToml(file) {
 const capnpString = (s) => JSON.stringify(String(s));
 
 /**
- * @param {{ root: string, vars: Record<string, string>, script?: string, shards?: boolean }} options
+ * @param {{ root: string, vars?: Record<string, string>, script?: string, shards?: boolean, shipped?: { env?: Record<string, string> } }} options
  *   script: run this ES module instead of fanout's bundle (the bench's floor Worker)
  *   shards: false leaves the SHARDS binding out, so every batch stays in one invocation
+ *   shipped: run deploy/workerd.capnp (the self-hosting configuration) as shipped, with
+ *     `shipped.env` as its environment (FANOUT_* variables), instead of the bench's configuration
  * @returns {Promise<{ base: string, pid: number, workerd(): { worker: number, all: number[] }, stop(): Promise<void> }>}
  */
-export async function startBareWorkerd({ root, vars, script, shards = true }) {
+export async function startBareWorkerd({ root, vars, script, shards = true, shipped }) {
   const { snapshot, bin, env } = snapshotOf(root);
-  const outdir = path.join(snapshot, 'dist');
+  const outdir = path.join(snapshot, shipped ? path.join('deploy', 'dist') : 'dist');
   if (script) {
     mkdirSync(outdir, { recursive: true });
     copyFileSync(script, path.join(outdir, 'index.js'));
@@ -48,6 +50,8 @@ export async function startBareWorkerd({ root, vars, script, shards = true }) {
     const build = spawnSync(path.join(bin, 'wrangler'), ['deploy', '--dry-run', '--outdir', outdir], { cwd: snapshot, env, encoding: 'utf8' });
     if (build.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${build.stdout}\n${build.stderr}`);
   }
+
+  if (shipped) return serveShipped(root, snapshot, shipped);
 
   const toml = readWranglerToml(path.join(snapshot, 'wrangler.toml'));
   const bindings = Object.entries({ ...toml.vars, ...vars }).map(([name, text]) => `(name = ${capnpString(name)}, text = ${capnpString(text)})`);
@@ -77,9 +81,27 @@ const fanout :Workerd.Worker = (
 ${withShards ? shardNamespaces : ''});
 `,
   );
+  return serve(root, snapshot, [config], port);
+}
+
+/**
+ * The shipped self-hosting configuration (deploy/workerd.capnp) as it is, on a free port, with
+ * `shipped.env` as the environment its `fromEnvironment` bindings read.
+ */
+async function serveShipped(root, snapshot, shipped) {
+  mkdirSync(path.join(snapshot, 'deploy'), { recursive: true });
+  copyFileSync(path.join(root, 'deploy', 'workerd.capnp'), path.join(snapshot, 'deploy', 'workerd.capnp'));
+  const port = await freePort();
+  return serve(root, snapshot, [path.join(snapshot, 'deploy', 'workerd.capnp'), '--socket-addr', `http=127.0.0.1:${port}`], port, shipped.env ?? {});
+}
+
+/** Runs `workerd serve <args>` in `snapshot` and answers once GET /health says 200 on `port`. */
+async function serve(root, snapshot, args, port, extraEnv = {}) {
   // The workerd package answers the path of its platform's binary (the one wrangler dev runs).
-  const { default: workerdBin } = (await import(pathToFileURL(path.join(root, 'node_modules', 'workerd', 'lib', 'main.js')).href)).default;
-  const child = spawn(workerdBin, ['serve', config], { cwd: snapshot, stdio: ['ignore', 'pipe', 'pipe'] });
+  // (A CommonJS module: Node hands it as `default`; vitest's loader may hand its exports' `default` directly.)
+  const main = await import(pathToFileURL(path.join(root, 'node_modules', 'workerd', 'lib', 'main.js')).href);
+  const workerdBin = typeof main.default === 'string' ? main.default : main.default.default;
+  const child = spawn(workerdBin, ['serve', ...args], { cwd: snapshot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv } });
   const supervised = supervise(child);
   const stop = async () => {
     await supervised.stop();
