@@ -317,7 +317,7 @@ describe('content formats through every way in', () => {
     }
   });
 
-  it('Should read the whole page for a content format (no early stop) and none of it without one', async () => {
+  it('Should read the whole page for a content format, and add no content fields without one', async () => {
     const scope = newScope('content-bytes');
     const url = fixtureUrl(scope, 'content-longform.html', HTML);
     const [withContent] = (await fanout({ urls: [url], formats: ['text'] })).results;
