@@ -60,8 +60,12 @@ const MARKERS = ['_cf_chl_opt', 'cf-browser-verification', 'just a moment', 'att
 const CAPTCHA_TITLE = /<title>[^<]*(?:are you (?:a )?(?:human|robot)|verify (?:that )?you are (?:a )?human|security check|captcha|access denied|bot (?:check|detection))[^<]*<\/title>/i;
 const CAPTCHA_WIDGET = /hcaptcha\.com\/1\/api\.js|google\.com\/recaptcha\/|challenges\.cloudflare\.com\/turnstile/i;
 
-/** A challenge told by the first KBs of an HTML body (its bytes as Latin-1, which keeps ASCII signs whole). */
-export function challengeInBody(head: string): ChallengeVendor | null {
+/** Bytes as Latin-1: every byte one character, so ASCII signs read as written whatever the page's charset. */
+const LATIN1 = new TextDecoder('latin1');
+
+/** A challenge told by the first CHALLENGE_SCAN_BYTES of an HTML body. */
+export function challengeInBody(bytes: Uint8Array): ChallengeVendor | null {
+  const head = LATIN1.decode(bytes.subarray(0, CHALLENGE_SCAN_BYTES));
   // Nearly every page has none of the signs: a few substring searches say so before any regular expression runs.
   const lower = head.toLowerCase();
   if (!MARKERS.some((marker) => lower.includes(marker))) return null;

@@ -48,6 +48,6 @@ describe('bot challenges', () => {
     ['a contact form with reCAPTCHA', '<title>Contact us</title><script src="https://www.google.com/recaptcha/api.js"></script>'],
     ['an article about captchas', '<title>Why captcha is broken | Tech Weekly</title><p>Google recaptcha, hCaptcha and Turnstile compared.</p>'],
   ])('Should not take %s for a challenge', (_, html) => {
-    expect(challengeInBody(`<!doctype html><html><head>${html}</head><body></body></html>`)).toBeNull();
+    expect(challengeInBody(new TextEncoder().encode(`<!doctype html><html><head>${html}</head><body></body></html>`))).toBeNull();
   });
 });

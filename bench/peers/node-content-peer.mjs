@@ -19,7 +19,7 @@
  *             scoring against article text; no Markdown conversion
  *   job.maxBytes: the byte cap per body
  */
-import { servePeer } from './serve.mjs';
+import { readCapped, servePeer } from './serve.mjs';
 import { Readability } from '@mozilla/readability';
 import { gfm } from '@joplin/turndown-plugin-gfm';
 import { parseHTML } from 'linkedom';
@@ -28,24 +28,6 @@ import TurndownService from 'turndown';
 /** ATX headings and fenced code: the settings Markdown readers (and LLM pipelines) expect. */
 const turndown = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced' });
 turndown.use(gfm);
-
-/** Reads at most `maxBytes` of a body, then cancels the rest (the origin stops sending). */
-async function readCapped(body, maxBytes) {
-  const reader = body.getReader();
-  const parts = [];
-  let bytes = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    bytes += value.byteLength;
-    if (bytes >= maxBytes) {
-      await reader.cancel();
-      break;
-    }
-  }
-  return Buffer.concat(parts, bytes).subarray(0, maxBytes);
-}
 
 /** The body as text, by the Content-Type's charset when TextDecoder knows it, else UTF-8. */
 function decode(buf, contentType) {

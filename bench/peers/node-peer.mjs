@@ -10,7 +10,7 @@
  *   stdout:       one JSON line {"makespanMs", "firstResultMs", "results": [{ok, status, title, snippet, bytes}]}
  *   then waits for stdin to close, so the runner can read this process's CPU time before it exits.
  */
-import { servePeer } from './serve.mjs';
+import { readCapped, servePeer } from './serve.mjs';
 
 const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
 const decodeEntities = (s) =>
@@ -33,29 +33,12 @@ export function extract(html, n) {
   };
 }
 
-/** Reads at most `maxBytes` of a body, then cancels the rest (the origin stops sending). */
-async function readCapped(body, maxBytes) {
-  const reader = body.getReader();
-  const parts = [];
-  let bytes = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    bytes += value.byteLength;
-    if (bytes >= maxBytes) {
-      await reader.cancel();
-      break;
-    }
-  }
-  const buf = Buffer.concat(parts, bytes).subarray(0, maxBytes);
-  return { text: new TextDecoder().decode(buf), bytes: buf.byteLength };
-}
-
 async function fetchOne(url, job) {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(job.timeoutMs ?? 60_000) });
-    const { text, bytes } = res.body ? await readCapped(res.body, job.maxBytes) : { text: '', bytes: 0 };
+    const buf = res.body ? await readCapped(res.body, job.maxBytes) : Buffer.alloc(0);
+    const text = new TextDecoder().decode(buf);
+    const bytes = buf.byteLength;
     return { ok: res.ok, status: res.status, ...extract(text, job.snippetLength), bytes };
   } catch (error) {
     return { ok: false, status: null, title: null, snippet: null, bytes: 0, error: String(error?.cause ?? error) };

@@ -7,6 +7,24 @@
 import { createInterface } from 'node:readline';
 import pLimit from 'p-limit';
 
+/** Reads at most `maxBytes` of a body, then cancels the rest (the origin stops sending); the bytes read. */
+export async function readCapped(body, maxBytes) {
+  const reader = body.getReader();
+  const parts = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    bytes += value.byteLength;
+    if (bytes >= maxBytes) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return Buffer.concat(parts, bytes).subarray(0, maxBytes);
+}
+
 /** Runs the job's URLs through `fetchOne(url, job)` at the job's concurrency, timing the whole and the first result. */
 async function run(job, fetchOne) {
   const limit = pLimit(job.concurrency);

@@ -1,4 +1,4 @@
-import { CHALLENGE_SCAN_BYTES, challengeInBody, challengeInHeaders, type ChallengeVendor } from '../challenge';
+import { challengeInBody, challengeInHeaders, type ChallengeVendor } from '../challenge';
 import {
   BadRedirectFailure,
   ChallengeFailure,
@@ -20,8 +20,8 @@ import type { Semaphore } from './semaphore';
 import { sleep } from './wait';
 
 /**
- * The challenge an HTML error page is, from its first chunk (up to
- * CHALLENGE_SCAN_BYTES), or null; the body is cancelled either way.
+ * The challenge an HTML error page is, from its first chunk, or null; the
+ * body is cancelled either way.
  */
 async function peekChallenge(response: Response): Promise<ChallengeVendor | null> {
   const body = response.body;
@@ -33,7 +33,7 @@ async function peekChallenge(response: Response): Promise<ChallengeVendor | null
   const reader = body.getReader();
   try {
     const { value } = await reader.read();
-    return value ? challengeInBody(new TextDecoder('latin1').decode(value.subarray(0, CHALLENGE_SCAN_BYTES))) : null;
+    return value ? challengeInBody(value) : null;
   } catch {
     return null;
   } finally {

@@ -1,6 +1,8 @@
 import robotsParser from 'robots-parser';
 import { RobotsDisallowedFailure } from '../errors';
+import { concatBytes } from '../extract/prefix';
 import { checkUrl } from '../guard';
+import { CappedBody } from './read-body';
 import { sleep as timerSleep } from './wait';
 
 /**
@@ -74,7 +76,7 @@ export async function fetchRobots(origin: string, agent: string, how: RobotsFetc
     await response.body?.cancel().catch(() => {});
     return unreachable(`robots.txt answered ${response.status}`);
   }
-  const text = await readCapped(response, ROBOTS_MAX_BYTES);
+  const text = await readCapped(response, ROBOTS_MAX_BYTES, signal);
   // The file a redirect ends at speaks for the host that was asked (RFC 9309 §2.3.1.2).
   const robots = robotsParser(`${origin}/robots.txt`, text);
   const delay = robots.getCrawlDelay(agent);
@@ -90,29 +92,17 @@ function unreachable(why: string): RobotsRules {
   return { allows: () => false, crawlDelayMs: 0, unreachable: why };
 }
 
-async function readCapped(response: Response, max: number): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return '';
+/** The body's first `max` bytes as UTF-8 text (fanout's byte-capped reader; the rest is cancelled). */
+async function readCapped(response: Response, max: number, signal: AbortSignal): Promise<string> {
+  if (!response.body) return '';
+  const body = new CappedBody(response.body, max, signal);
   const chunks: Uint8Array[] = [];
-  let size = 0;
   try {
-    while (size < max) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
+    for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) chunks.push(chunk);
   } finally {
-    await reader.cancel().catch(() => {});
+    await body.finish(false);
   }
-  const bytes = new Uint8Array(Math.min(size, max));
-  let at = 0;
-  for (const chunk of chunks) {
-    const part = chunk.subarray(0, bytes.byteLength - at);
-    bytes.set(part, at);
-    at += part.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  return new TextDecoder().decode(concatBytes(chunks));
 }
 
 /** Each host's rules, fetched once and kept for ROBOTS_TTL_MS (per isolate). */

@@ -1,4 +1,4 @@
-import { CHALLENGE_SCAN_BYTES, challengeInBody, type ChallengeVendor } from '../challenge';
+import { challengeInBody, type ChallengeVendor } from '../challenge';
 import { CONTENT_FORMATS, EMPTY_FIELDS, type ContentFormat, type Format, type PageFields } from '../result';
 import { CHARSET_PRESCAN_BYTES, decideHtmlCharset, decideTextCharset } from './charset';
 import { extractHtml, type SnippetOptions, type StopFlag } from './html';
@@ -38,8 +38,6 @@ export type { SnippetOptions } from './html';
 export type { ChunkSource } from './prefix';
 
 const BINARY: Extracted = { fields: EMPTY_FIELDS, charset: null };
-/** Bytes as Latin-1: every byte one character, so ASCII signs read as written whatever the page's charset. */
-const LATIN1 = new TextDecoder('latin1');
 
 /**
  * Reads `source` as far as the fields need and extracts what its type allows:
@@ -67,7 +65,7 @@ export async function extract(source: ChunkSource, contentType: string | null, o
   // Labelled text but binary bytes (a NUL, an image's signature): treated as the binary it is.
   if (!decision.encoding.startsWith('utf-16') && looksBinary(prefix)) return withFormats(BINARY, options);
   if (kind === 'html') {
-    const challenge = challengeInBody(LATIN1.decode(prefix.subarray(0, CHALLENGE_SCAN_BYTES)));
+    const challenge = challengeInBody(prefix);
     if (challenge) return { fields: EMPTY_FIELDS, charset: decision.encoding, challenge };
   }
 
@@ -97,7 +95,8 @@ export async function extract(source: ChunkSource, contentType: string | null, o
   // The content formats parse the whole page again (./content.ts), and only an XML body can be a feed:
   // an HTML page's bytes are kept only for them.
   const content = contentFormats(options);
-  const keptBytes: Uint8Array[] | null = content.length > 0 || (feedText && isXml(contentType, prefix)) ? [] : null;
+  const feedXml = feedText !== null && isXml(contentType, prefix);
+  const keptBytes: Uint8Array[] | null = content.length > 0 || feedXml ? [] : null;
   const input = htmlInput(body, decision, stop, (error) => (inputError = error), keptBytes ? (chunk) => keptBytes.push(chunk) : undefined);
   let fields: PageFields;
   try {
@@ -109,7 +108,7 @@ export async function extract(source: ChunkSource, contentType: string | null, o
   // The rewriter may have stopped early (metadata and snippet in hand): the content needs the rest.
   if (content.length > 0) await input.readRest();
   const text = new TextDecoder().decode(concatBytes(keptBytes));
-  if (feedText) fields.feed = isXml(contentType, prefix) ? feedFromXml(text, options.pageUrl) : null;
+  if (feedText) fields.feed = feedXml ? feedFromXml(text, options.pageUrl) : null;
   if (content.length > 0) {
     Object.assign(
       fields,

@@ -58,6 +58,8 @@ export const BLOCK = new Set(
   ),
 );
 
+const HEADINGS = new Set(['h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
+
 /** Elements scored as paragraphs when they hold text. */
 const PARAGRAPH_TAGS = new Set(['p', 'pre', 'td', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'li', 'dd']);
 
@@ -175,6 +177,7 @@ function classWeight(el: ContentElement): number {
 }
 
 function tagWeight(tag: string): number {
+  if (HEADINGS.has(tag)) return -5;
   switch (tag) {
     case 'div':
     case 'article':
@@ -193,12 +196,6 @@ function tagWeight(tag: string): number {
     case 'li':
     case 'form':
       return -3;
-    case 'h1':
-    case 'h2':
-    case 'h3':
-    case 'h4':
-    case 'h5':
-    case 'h6':
     case 'th':
       return -5;
     default:
@@ -645,14 +642,8 @@ class Attempt {
           case 'iframe':
             counts.embed++;
             break;
-          case 'h1':
-          case 'h2':
-          case 'h3':
-          case 'h4':
-          case 'h5':
-          case 'h6':
-            counts.headings++;
-            break;
+          default:
+            if (HEADINGS.has(child.tag)) counts.headings++;
         }
         walk(child);
       }

@@ -3,7 +3,7 @@ import { EMPTY_FIELDS } from '../result';
 import type { CharsetDecision } from './charset';
 import { QUERY_TEXT_CAP, type SnippetOptions } from './html';
 import type { PrefixedBody } from './prefix';
-import { bestWindow, cutAtWord, JsonCompactor, queryTerms, stripControls, TextBuffer, TextHash } from './text';
+import { bestWindow, cutAtWord, escapeHtml, JsonCompactor, queryTerms, stripControls, TextBuffer, TextHash } from './text';
 
 /**
  * JSON and plain text: decoded as they stream, JSON compacted (whitespace
@@ -55,7 +55,7 @@ export function plainContent(
   for (const format of formats) {
     if (!text) out[format] = null;
     else if (format === 'text') out.text = text;
-    else if (format === 'html') out.html = `<pre>${text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'))}</pre>`;
+    else if (format === 'html') out.html = `<pre>${escapeHtml(text)}</pre>`;
     else out.markdown = kind === 'json' ? `\`\`\`json\n${text}\n\`\`\`` : text;
   }
   return out;

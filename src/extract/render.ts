@@ -1,6 +1,6 @@
 import { BLOCK, type ContentSelection } from './main-content';
 import { resolveUrl } from './metadata';
-import { cutAtWord, stripControls } from './text';
+import { cutAtWord, escapeHtml, stripControls } from './text';
 import { textOf, type ContentElement, type ContentNode } from './tree';
 
 /**
@@ -424,8 +424,4 @@ export function renderHtml(selection: ContentSelection, options: RenderOptions):
 
 function hasBlockChild(el: ContentElement): boolean {
   return el.children.some((c) => typeof c !== 'string' && BLOCK.has(c.tag));
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
 }

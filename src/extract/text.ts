@@ -39,6 +39,11 @@ export function decodeAttribute(raw: string): string {
 /** Longest title, description or other field value kept, in characters. */
 export const FIELD_MAX_LENGTH = 2000;
 
+/** Text as HTML text content: `&`, `<` and `>` escaped. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
+}
+
 /** Already-decoded text: collapsed, trimmed, capped; null when empty. */
 export function tidy(text: string, maxLength = FIELD_MAX_LENGTH): string | null {
   const value = cutAtWord(collapseWhitespace(text), maxLength);
