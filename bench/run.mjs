@@ -180,10 +180,10 @@ async function main() {
       single = await startBareWorkerd({ root: fanoutRoot, vars: DEV_VARS, shards: false });
       contenders.push({ ...fanoutContender(single, 'fanout-single'), only: ['throughput'] });
     }
-    if (runsIn('floor', ['throughput', 'budget50'])) {
-      log('starting the floor Worker in bare workerd (fetch + <title> only, 16 KiB per URL; CPU scenarios only)');
+    if (runsIn('floor', ['lat200', 'throughput', 'budget50'])) {
+      log('starting the floor Worker in bare workerd (fetch + <title> only, 16 KiB per URL; lat200 and the CPU scenarios)');
       floor = await startBareWorkerd({ root: fanoutRoot, vars: {}, script: path.join(HERE, 'floor', 'worker.js') });
-      contenders.push({ ...fanoutContender(floor, 'floor'), only: ['throughput', 'budget50'], checksSnippet: false });
+      contenders.push({ ...fanoutContender(floor, 'floor'), only: ['lat200', 'throughput', 'budget50'], checksSnippet: false });
     }
     if (runsIn('node')) contenders.push(nodePeer());
     if (runsIn('node-content', ['content'])) contenders.push({ ...nodeContentPeer(), only: ['content'] });

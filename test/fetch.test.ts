@@ -504,6 +504,67 @@ describe('body', () => {
     expect(s.log.map((e) => e.connection)).toEqual(Array(4).fill(s.log[0]!.connection));
   });
 
+  describe('read first, parse after', () => {
+    /**
+     * runBatch at concurrency 1 over `urls`, recording in order when each URL's fetch is called and when each result
+     * is made, so a test sees whether the next request went out before the previous page was extracted.
+     */
+    async function order(urls: string[], input: Record<string, unknown> = {}) {
+      const events: string[] = [];
+      const batch = runBatch(urls, engineOptions({ concurrency: 1, ...input }), {
+        fetch: (request, init) => {
+          events.push(`fetch ${urls.indexOf(String(request))}`);
+          return fetch(request, init);
+        },
+        onResult: (index) => events.push(`result ${index}`),
+      });
+      return { batch, events };
+    }
+
+    it('Should send the next request to the host before extracting a small page that was read whole', async () => {
+      const scope = newScope('read-first');
+      const urls = [originUrl(scope, 'page?size=20000'), originUrl(scope, 'gate')];
+      const { batch, events } = await order(urls);
+      // The page's slot went to the gate before its result was made; the origin never saw two at once.
+      const s = await waitForStats(scope, (s) => s.held === 1);
+      expect(events.slice(0, 2)).toEqual(['fetch 0', 'fetch 1']);
+      expect(s.maxInFlight).toBe(1);
+      await release(scope);
+      const { results } = await batch;
+      expect(events).toEqual(['fetch 0', 'fetch 1', 'result 0', 'result 1']);
+      expect(results[0]).toMatchObject({ ok: true, title: 'Test page', truncated: false });
+      // Every byte the origin sent for it (the gate had sent nothing yet when `s` was taken).
+      expect(results[0]!.bytes).toBe(s.bytesSent);
+      expect(results[0]!.snippet!.length).toBeGreaterThan(150);
+      // Read whole, the page left its connection open for the next request.
+      expect(new Set(s.log.map((e) => e.connection)).size).toBe(1);
+    });
+
+    it.each([
+      ['larger than the drain allowance', ['page?size=100000', 'gate'], '127.0.0.1'],
+      ['compressed (its length says nothing of what it holds)', ['gzip', 'gate'], '127.0.0.1'],
+      ['with no next URL for its host', ['page?size=20000', 'gate'], '127.0.0.2'],
+    ])('Should extract a page %s before the next request, holding its slot', async (_, [first, second], secondHost) => {
+      const scope = newScope('stream-first');
+      const urls = [originUrl(scope, first!), originUrl(scope, second!, secondHost)];
+      const { batch, events } = await order(urls);
+      await waitForStats(scope, (s) => s.held === 1);
+      expect(events).toEqual(['fetch 0', 'result 0', 'fetch 1']);
+      await release(scope);
+      const { results } = await batch;
+      expect(results.map((r) => r.ok)).toEqual([true, true]);
+    });
+
+    it('Should still end a page read whole with `timeout` when its declared body stalls', async () => {
+      const scope = newScope('read-first-stall');
+      const urls = [originUrl(scope, 'gate-body?declare=1'), originUrl(scope, 'page?size=3000')];
+      const { results } = await runBatch(urls, engineOptions({ concurrency: 1, timeoutMs: 400, retries: 0 }));
+      expect(results[0]).toMatchObject({ ok: false, status: 200, error: { code: 'timeout', message: 'no end of body within 400 ms' } });
+      expect(results[1]).toMatchObject({ ok: true, title: 'Test page' });
+      expect((await stats(scope)).closedEarly).toBe(1);
+    });
+  });
+
   it('Should cancel after an early stop when the remainder is large, even with more URLs for the host queued', async () => {
     const scope = newScope('no-reuse-huge');
     // One page at a time to 127.0.0.1 (perHost 1), so the first two each have another page queued behind them. The held

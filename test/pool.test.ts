@@ -60,6 +60,42 @@ describe('runPool', () => {
     expect(h.started).toHaveLength(10);
   });
 
+  it('Should give a released slot (and its key\'s) to the next task, and resolve only once every task settled', async () => {
+    const started: number[] = [];
+    const finish = new Map<number, () => void>();
+    const frees = new Map<number, () => void>();
+    const tasks: PoolTask[] = ['a', 'a', 'b'].map((key, index) => ({
+      key,
+      run: (release) =>
+        new Promise<void>((resolve) => {
+          started.push(index);
+          frees.set(index, release);
+          finish.set(index, resolve);
+        }),
+      skip: () => {},
+    }));
+    let resolved = false;
+    const done = runPool(tasks, { concurrency: 1, perKey: 1 }).then(() => (resolved = true));
+    await tick();
+    expect(started).toEqual([0]);
+    frees.get(0)!();
+    frees.get(0)!(); // a second release gives nothing more
+    await tick();
+    expect(started).toEqual([0, 1]);
+    finish.get(0)!(); // settling after a release frees nothing either
+    await tick();
+    expect(started).toEqual([0, 1]);
+    finish.get(1)!();
+    await tick();
+    expect(started).toEqual([0, 1, 2]);
+    frees.get(2)!();
+    await tick();
+    expect(resolved).toBe(false);
+    finish.get(2)!();
+    await done;
+    expect(resolved).toBe(true);
+  });
+
   it('Should hold tasks of a busy key back and start later keys in input order meanwhile', async () => {
     const h = heldTasks(['a', 'a', 'a', 'b', 'c', 'a']);
     const done = runPool(h.tasks, { concurrency: 4, perKey: 1 });

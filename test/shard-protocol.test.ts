@@ -55,6 +55,8 @@ describe('decoding', () => {
   it('Should refuse a result that is not a page result', () => {
     expect(() => decodeFromShard(JSON.stringify({ v: 1, type: 'result', id: 1, result: { url: 'http://a/' } }))).toThrow(/not a page result/);
     expect(decodeFromShard(JSON.stringify({ v: 1, type: 'error', message: 'boom' }))).toEqual({ v: 1, type: 'error', message: 'boom' });
+    expect(decodeFromShard(JSON.stringify({ v: 1, type: 'free', id: 4 }))).toEqual({ v: 1, type: 'free', id: 4 });
+    expect(() => decodeFromShard(JSON.stringify({ v: 1, type: 'free', id: 'x' }))).toThrow(/free\.id must be an integer/);
   });
 });
 
@@ -77,6 +79,37 @@ describe("the shard's end", () => {
     near.send(encode({ type: 'fetch', id: 0, url: originUrl(scope, 'page'), queuedMs: 0 }));
     expect(await reply).toMatchObject({ type: 'error', message: 'fetch before init' });
     expect((await stats(scope)).requests).toBe(0);
+  });
+});
+
+describe('read first over a shard lane', () => {
+  /** Runs one URL on a shard lane served by the real shard end, recording when the lane gives its slot back and when the result comes. */
+  async function events(url: string, reuseConnection: boolean) {
+    const { near, far } = pair();
+    serveShard(far);
+    const lane = shardLane(Promise.resolve(near), options, 6);
+    const seen: string[] = [];
+    const result = await lane.run(
+      { url, target: new URL(url), queuedMs: 0, reuseConnection, free: () => seen.push('free') },
+      new AbortController().signal,
+    );
+    seen.push('result');
+    lane.close();
+    return { seen, result };
+  }
+
+  it('Should give the batch its slot back when the shard has read a small page whole, before the result', async () => {
+    const scope = newScope('shard-free');
+    const { seen, result } = await events(originUrl(scope, 'page?size=8000'), true);
+    expect(seen).toEqual(['free', 'result']);
+    expect(result).toMatchObject({ ok: true, title: 'Test page', truncated: false });
+  });
+
+  it('Should send no `free` for a page that streams (no next URL for its host)', async () => {
+    const scope = newScope('shard-no-free');
+    const { seen, result } = await events(originUrl(scope, 'page?size=8000'), false);
+    expect(seen).toEqual(['result']);
+    expect(result).toMatchObject({ ok: true, title: 'Test page' });
   });
 });
 

@@ -59,6 +59,7 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
     fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
     signal: cut.signal,
     headerGate: new Semaphore(ENGINE.headerSlots),
+    parked: { count: 0 },
     deadlineAt: batchStart + options.deadlineMs,
     now,
     random: deps.random,
@@ -80,7 +81,7 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
   const spacing = new HostSpacing(now, deps.sleep);
   const tasks: PoolTask[] = groups.map((group) => ({
     key: group.url.hostname,
-    run: async () => {
+    run: async (release) => {
       const first = urls[group.indexes[0]!]!;
       const key = cache && !deps.validators?.(first) ? await cache.key(group.url, options) : null;
       if (cache && key) {
@@ -112,7 +113,7 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
         validators: deps.validators?.(first),
         reuseConnection: pending.take(group.url.host) > 0,
       };
-      const result = await runOnLanes(job, lanes, picker, cut);
+      const result = await runOnLanes(job, lanes, picker, cut, release);
       if (cache && key && cacheable(result)) await cache.put(key, result, now());
       settle(group, result, cache && key ? { status: 'miss', ageMs: null } : { status: 'bypass', ageMs: null });
     },
@@ -248,8 +249,10 @@ function pendingByHost(groups: readonly Group[]) {
  * Runs a URL on the lane with the most room. A URL whose shard broke off runs
  * again in this invocation, which cannot break the same way, so every URL
  * still gets a real result (GET is idempotent; it costs one more request).
+ * The lane's room and the pool's slot go back together: when the URL's
+ * connection is done (`free`, before extraction) or when it settles.
  */
-async function runOnLanes(job: PageJob, lanes: readonly Lane[], picker: LanePicker, cut: ReturnType<typeof cutSignal>): Promise<PageResult> {
+async function runOnLanes(job: PageJob, lanes: readonly Lane[], picker: LanePicker, cut: ReturnType<typeof cutSignal>, release: () => void): Promise<PageResult> {
   let only: number | undefined;
   for (;;) {
     let lane: number;
@@ -258,8 +261,18 @@ async function runOnLanes(job: PageJob, lanes: readonly Lane[], picker: LanePick
     } catch {
       return failedResult(job.url, cut.reason());
     }
+    let held = true;
+    const giveBack = () => {
+      if (!held) return;
+      held = false;
+      picker.give(lane);
+    };
+    const free = () => {
+      giveBack();
+      release();
+    };
     try {
-      return await lanes[lane]!.run(job, cut.signal);
+      return await lanes[lane]!.run({ ...job, free }, cut.signal);
     } catch (error) {
       if (cut.signal.aborted) return failedResult(job.url, cut.reason());
       if (!(error instanceof LaneBroken)) throw error;
@@ -267,7 +280,7 @@ async function runOnLanes(job: PageJob, lanes: readonly Lane[], picker: LanePick
       console.error(`fanout: ${error.message}; running ${job.url} here instead`);
       only = 0;
     } finally {
-      picker.give(lane);
+      giveBack();
     }
   }
 }

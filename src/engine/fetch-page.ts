@@ -10,12 +10,12 @@ import {
   TooManyRedirectsFailure,
   type FetchFailure,
 } from '../errors';
-import { extract, type ExtractOptions } from '../extract';
+import { extract, type ChunkSource, type ExtractOptions } from '../extract';
 import { checkUrl } from '../guard';
 import { blankResult, EMPTY_FIELDS, failedResult, type PageFields, type PageResult } from '../result';
 import { hintForStatus, withRetries, type Attempt, type RetryPolicy } from '../retry';
 import { ENGINE, type FetchOptions } from './options';
-import { CappedBody } from './read-body';
+import { CappedBody, REUSE_DRAIN_BYTES } from './read-body';
 import type { Semaphore } from './semaphore';
 import { sleep } from './wait';
 
@@ -49,6 +49,8 @@ export interface PageContext {
   signal: AbortSignal;
   /** The per-invocation header-phase gate (6 on Workers). */
   headerGate: Semaphore;
+  /** Bodies read whole and waiting for extraction in this invocation (bounded by PARKED_BODIES). */
+  parked: { count: number };
   /** Epoch ms when the batch's deadline passes: no retry waits past it. */
   deadlineAt: number;
   now: () => number;
@@ -74,6 +76,12 @@ export interface PageJob {
    * connection can be reused instead of closed (CappedBody.finish).
    */
   reuseConnection?: boolean | undefined;
+  /**
+   * Hands the URL's slot to the next URL once its connection is done with, before
+   * extraction (read first, parse after: see `readsFirst`). Without it, or when the
+   * body streams, the slot is given back when the result is made.
+   */
+  free?: (() => void) | undefined;
 }
 
 /** Validators from an earlier check; sent as If-None-Match / If-Modified-Since (RFC 9110 §13.1). */
@@ -83,6 +91,42 @@ export interface Validators {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Most bodies (each at most REUSE_DRAIN_BYTES) read whole and waiting for
+ * extraction in one invocation; past it, a body streams through extraction
+ * while holding its slot, as every body does without read-first.
+ */
+export const PARKED_BODIES = ENGINE.headerSlots;
+
+/**
+ * Read first, parse after, for a body that fanout would read to its end anyway:
+ * another URL for the host is queued (so the connection is worth keeping, and a
+ * remainder up to REUSE_DRAIN_BYTES is read after an early stop), the body is
+ * not compressed (workerd decompresses but keeps the compressed length) and its
+ * Content-Length is within REUSE_DRAIN_BYTES and `maxBytes`. Such a body is read
+ * whole before extraction, its slot goes to the next URL, and only then is it
+ * parsed: the next request is on the wire while the CPU works. Streamed with an
+ * early stop instead, the slot waits for the parse; when several pages arrive at
+ * once they take turns on one thread, and the last one's next request waits for
+ * every parse (docs/workers-platform.md, "Read first, parse after").
+ */
+function readsFirst(response: Response, job: PageJob, ctx: PageContext): boolean {
+  if (!job.free || !job.reuseConnection || ctx.parked.count >= PARKED_BODIES) return false;
+  if (response.headers.has('content-encoding')) return false;
+  const declared = response.headers.get('content-length');
+  if (declared === null || !/^\d{1,9}$/.test(declared)) return false;
+  return Number(declared) <= Math.min(REUSE_DRAIN_BYTES, ctx.options.maxBytes);
+}
+
+/** One turn of the event loop: lets a request just started go out before CPU-bound work (a timer: microtasks would not). */
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** A body already read, as the chunk source extraction reads. */
+function chunksOf(chunks: Uint8Array[]): ChunkSource {
+  let next = 0;
+  return { read: async () => chunks[next++] ?? null };
+}
 
 const ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,application/json;q=0.9,text/plain;q=0.8,*/*;q=0.5';
 
@@ -258,7 +302,7 @@ class PageAttempt {
     }
     this.#phase = 'body';
     const contentType = response.headers.get('content-type');
-    const { challenge, ...body } = await this.#read(response.body, contentType);
+    const { challenge, ...body } = await this.#read(response, contentType);
     if (challenge) {
       const failure = new ChallengeFailure(challenge, status);
       const fields = { status, contentType, charset: body.charset, bytes: body.bytes, truncated: body.truncated, timings: { ...timings, bodyMs: now() - headersAt } };
@@ -281,11 +325,12 @@ class PageAttempt {
 
   /** Reads the body through the byte cap into extraction, and ends it once extraction has what it needs. */
   async #read(
-    stream: ReadableStream<Uint8Array> | null,
+    response: Response,
     contentType: string | null,
   ): Promise<PageFields & Pick<PageResult, 'charset' | 'bytes' | 'truncated'> & { challenge?: ChallengeVendor | undefined }> {
+    const stream = response.body;
     if (!stream) return { ...EMPTY_FIELDS, charset: null, bytes: 0, truncated: false };
-    const { options } = this.ctx;
+    const { options, parked } = this.ctx;
     const body = new CappedBody(stream, options.maxBytes, this.#signal);
     const extractOptions: ExtractOptions = {
       snippetLength: options.snippetLength,
@@ -298,10 +343,22 @@ class PageAttempt {
       maxContentChars: options.maxContentChars,
       pageUrl: this.#current.href,
     };
+    let source: ChunkSource = body;
+    let parking = false;
+    if (readsFirst(response, this.job, this.ctx)) {
+      const chunks: Uint8Array[] = [];
+      for (let chunk = await body.read(); chunk; chunk = await body.read()) chunks.push(chunk);
+      source = chunksOf(chunks);
+      parking = true;
+      parked.count++;
+      this.job.free!();
+      await nextTurn();
+    }
     let found;
     try {
-      found = await extract(body, contentType, extractOptions);
+      found = await extract(source, contentType, extractOptions);
     } finally {
+      if (parking) parked.count--;
       // Stops the reader (and with it the origin) if extraction ended before the body did.
       await body.finish(this.job.reuseConnection === true);
     }

@@ -32,6 +32,8 @@ export function shardLane(
 
 class ShardLane implements Lane {
   readonly #pending = new Map<number, Settle<PageResult>>();
+  /** The `free` of each URL in flight that has one (the batch's slot, given back when the shard says so). */
+  readonly #frees = new Map<number, () => void>();
   readonly #ready: Promise<ShardSocket | null>;
   #nextId = 0;
   #broken: LaneBroken | null = null;
@@ -53,11 +55,16 @@ class ShardLane implements Lane {
     if (!port) throw new LaneBroken('scale-out shard never connected');
     const id = this.#nextId++;
     const { url, queuedMs, validators, reuseConnection } = job;
-    return waitUnlessAborted<PageResult>(signal, (settle) => {
-      this.#pending.set(id, settle);
-      this.#send(port, { type: 'fetch', id, url, queuedMs, validators, reuseConnection });
-      return () => this.#pending.delete(id);
-    });
+    if (job.free) this.#frees.set(id, job.free);
+    try {
+      return await waitUnlessAborted<PageResult>(signal, (settle) => {
+        this.#pending.set(id, settle);
+        this.#send(port, { type: 'fetch', id, url, queuedMs, validators, reuseConnection });
+        return () => this.#pending.delete(id);
+      });
+    } finally {
+      this.#frees.delete(id);
+    }
   }
 
   close(): void {
@@ -96,7 +103,7 @@ class ShardLane implements Lane {
     port.addEventListener('error', (event) => this.#breakOff('connection error', event.error));
   }
 
-  /** A message from the shard: a result settles its URL; an error or an undecodable message ends the lane. */
+  /** A message from the shard: `free` gives its URL's slot back, a result settles the URL; an error or an undecodable message ends the lane. */
   #receive(port: ShardSocket, data: unknown): void {
     let message;
     try {
@@ -108,6 +115,11 @@ class ShardLane implements Lane {
     }
     if (message.type === 'error') {
       this.#breakOff(`the shard failed: ${message.message}`);
+      return;
+    }
+    if (message.type === 'free') {
+      this.#frees.get(message.id)?.();
+      this.#frees.delete(message.id);
       return;
     }
     const waiter = this.#pending.get(message.id);

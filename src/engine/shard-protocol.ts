@@ -12,6 +12,9 @@ import type { Validators } from './fetch-page';
  *
  *   batch -> shard   init   { options }                 once, first
  *   batch -> shard   fetch  { id, url, queuedMs, ... }  one per URL
+ *   shard -> batch   free   { id }                      the fetch's connection is done
+ *                                                        (body read whole, extraction
+ *                                                        to come: read first, parse after)
  *   shard -> batch   result { id, result }              one per fetch
  *   shard -> batch   error  { message }                 the shard gives up
  */
@@ -33,6 +36,7 @@ export type ToShard =
 
 /** Shard to batch. */
 export type FromShard =
+  | { v: typeof PROTOCOL_VERSION; type: 'free'; id: number }
   | { v: typeof PROTOCOL_VERSION; type: 'result'; id: number; result: PageResult }
   | { v: typeof PROTOCOL_VERSION; type: 'error'; message: string };
 
@@ -75,6 +79,7 @@ export function decodeToShard(data: unknown): ToShard {
 /** Reads a shard-to-batch message; throws ProtocolError naming what is wrong. */
 export function decodeFromShard(data: unknown): FromShard {
   const message = envelope(data);
+  if (message.type === 'free') return { v: PROTOCOL_VERSION, type: 'free', id: field(message, 'id', isInteger, 'an integer') };
   if (message.type === 'result') {
     return {
       v: PROTOCOL_VERSION,

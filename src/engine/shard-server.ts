@@ -25,7 +25,7 @@ export function serveShard(socket: ShardSocket, deps: { fetch?: typeof fetch; no
     clearTimeout(deadlineTimer);
     controller.abort(new AbortedFailure());
   };
-  const send = (message: { type: 'result'; id: number; result: PageResult } | { type: 'error'; message: string }) => {
+  const send = (message: { type: 'free'; id: number } | { type: 'result'; id: number; result: PageResult } | { type: 'error'; message: string }) => {
     try {
       socket.send(encode(message));
     } catch {
@@ -49,18 +49,19 @@ export function serveShard(socket: ShardSocket, deps: { fetch?: typeof fetch; no
       fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
       signal: controller.signal,
       headerGate: new Semaphore(ENGINE.headerSlots),
+      parked: { count: 0 },
       deadlineAt: now() + options.deadlineMs,
       now,
     };
   };
 
-  /** `fetch`: one URL, answered with its result. */
+  /** `fetch`: one URL, answered with its result (and, when its body is read whole before extraction, `free` first). */
   const run = (message: Extract<ToShard, { type: 'fetch' }>, context: PageContext) => {
     const { id, url, queuedMs, validators, reuseConnection } = message;
     // The caller guarded the URL already; checking again here costs nothing and trusts nobody.
     const verdict = checkUrl(url, { allowPrivate: context.options.allowPrivate });
     const running = verdict.ok
-      ? fetchPage({ url, target: verdict.url, queuedMs, validators, reuseConnection }, context)
+      ? fetchPage({ url, target: verdict.url, queuedMs, validators, reuseConnection, free: () => send({ type: 'free', id }) }, context)
       : Promise.resolve(failedResult(url, failureFromVerdict(verdict), { timings: { queuedMs, ttfbMs: null, bodyMs: null } }));
     running.then((result) => {
       if (!controller.signal.aborted) send({ type: 'result', id, result }); // else nobody is listening any more

@@ -335,11 +335,15 @@ const ROUTES: Record<string, Route> = {
   'gate-body'(ctx) {
     // Like `gate`, but past the header phase: 200 headers and the start of a page go out at once,
     // the rest of the body waits for `/__release/<scope>`. Counted in `held` while it waits.
-    ctx.res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    write(ctx, Buffer.from('<!doctype html><html><head><title>gate-body</title></head><body>\n<p>Start of the body.</p>\n'));
+    // `declare=1` sends the whole body's Content-Length with the headers.
+    const start = Buffer.from('<!doctype html><html><head><title>gate-body</title></head><body>\n<p>Start of the body.</p>\n');
+    const rest = Buffer.from('<p>Rest of the body.</p>\n</body></html>\n');
+    const declared = ctx.knobs.get('declare') === '1' ? { 'content-length': start.length + rest.length } : {};
+    ctx.res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...declared });
+    write(ctx, start);
     const finish = (): void => {
       if (ctx.closed) return;
-      write(ctx, Buffer.from('<p>Rest of the body.</p>\n</body></html>\n'));
+      write(ctx, rest);
       ctx.res.end();
     };
     if (ctx.scope.gateOpen) return finish();
