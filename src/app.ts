@@ -10,6 +10,7 @@ import { limitBody, methodNotAllowed, requireJson, validJson, validQuery, type A
 import { problem, problemResponse } from './problem';
 import type { BatchStats, PageResult } from './result';
 import { queryToRequest, requestSchemaFor, type FetchRequest } from './schema';
+import { registerJobRoutes } from './jobs/routes';
 import { registerWatchRoutes } from './watch/routes';
 
 /** The HTTP API: routes only; the work is in engine/. */
@@ -138,6 +139,7 @@ app.get('/v1/fetch', validQuery(requestSchemaFor, queryToRequest), (c) => answer
 
 app.all('/v1/fetch', methodNotAllowed(['GET', 'POST']));
 registerWatchRoutes(app);
+registerJobRoutes(app);
 app.all('/health', methodNotAllowed(['GET']));
 
 app.notFound((c) => problem('not-found', `no route for ${c.req.method} ${c.req.path}`, { errors: [{ field: 'path', message: 'unknown route' }] }));

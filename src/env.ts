@@ -61,4 +61,21 @@ export interface Env {
   CACHE_MAX_AGE_MS?: string;
   /** "true": every request honours robots.txt, whatever its `respectRobots`. */
   RESPECT_ROBOTS?: string;
+  /**
+   * Durable Objects (class FetchJob), one per job: its state, counters and the
+   * index of its results (src/jobs/job-object.ts; `jobObjects()` there types it).
+   */
+  JOBS?: DurableObjectNamespace;
+  /** The queue a job's chunks go to; this Worker consumes it (src/jobs/consumer.ts). */
+  JOBS_QUEUE?: Queue;
+  /** R2 bucket for job results, one NDJSON object per recorded chunk. */
+  RESULTS?: R2Bucket;
+  /** Most URLs in one job (JOB_DEFAULTS.maxJobUrls). */
+  MAX_JOB_URLS?: string;
+  /** Days a job and its results are kept (JOB_DEFAULTS.retentionDays). */
+  JOB_RETENTION_DAYS?: string;
+  /** URLs per queue message (JOB_DEFAULTS.chunkUrls). */
+  JOB_CHUNK_URLS?: string;
+  /** A chunk not recorded this long after it was sent is sent again (JOB_DEFAULTS.redriveMs). */
+  JOB_REDRIVE_MS?: string;
 }

@@ -128,6 +128,22 @@ export class AbortedFailure extends FetchFailure {
   }
 }
 
+/** The URL's job was cancelled (DELETE /v1/jobs/:id) before its chunk was recorded. */
+export class CancelledFailure extends FetchFailure {
+  readonly code = 'cancelled';
+  constructor() {
+    super('the job was cancelled before this URL was fetched', { retryable: true });
+  }
+}
+
+/** The URL's chunk of a job failed every delivery (its consumer kept failing or never reported back). */
+export class UnprocessedFailure extends FetchFailure {
+  readonly code = 'unprocessed';
+  constructor() {
+    super("this URL's chunk of the job failed every delivery to a consumer and was never recorded", { retryable: true });
+  }
+}
+
 /** True for any per-URL failure raised by the engine. */
 export function isFetchFailure(value: unknown): value is FetchFailure {
   return value instanceof FetchFailure;

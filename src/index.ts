@@ -1,5 +1,6 @@
 import { app } from './app';
 import { scheduled } from './cron';
+import { consumeQueue } from './jobs/consumer';
 import type { Env } from './env';
 
 export type { Env } from './env';
@@ -7,9 +8,12 @@ export type { Env } from './env';
 export { FetchShard } from './fetch-shard';
 /** The Durable Object class behind the RATE_LIMITER binding (one per rate-limited API client). */
 export { RateLimiter } from './rate-limiter';
+/** The Durable Object class behind the JOBS binding (one per job). */
+export { FetchJob } from './jobs/job-object';
 
-/** The Worker: the HTTP API and the cron trigger, both over the same engine. */
+/** The Worker: the HTTP API, the cron trigger and the jobs' queue consumer, all over the same engine. */
 export default {
   fetch: app.fetch,
   scheduled,
+  queue: (batch, env) => consumeQueue(batch, env),
 } satisfies ExportedHandler<Env>;

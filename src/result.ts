@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'challenge',
   'robots_disallowed',
   'aborted',
+  'cancelled',
+  'unprocessed',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

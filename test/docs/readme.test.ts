@@ -12,6 +12,7 @@ import { LIMIT_VARS } from '../../src/config';
 import { DEFAULT_LIMITS, DEFAULTS, VERSION } from '../../src/engine/options';
 import { PROBLEM_KINDS } from '../../src/errors';
 import { ERROR_CODES } from '../../src/result';
+import { JOB_DEFAULTS } from '../../src/jobs/settings';
 import { WATCH_DEFAULTS } from '../../src/watch/settings';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -71,6 +72,10 @@ describe('README Configuration table', () => {
   it.each([
     ['MAX_WATCH_URLS', WATCH_DEFAULTS.maxWatchUrls],
     ['RUN_RETENTION', WATCH_DEFAULTS.retention],
+    ['MAX_JOB_URLS', JOB_DEFAULTS.maxJobUrls],
+    ['JOB_RETENTION_DAYS', JOB_DEFAULTS.retentionDays],
+    ['JOB_CHUNK_URLS', JOB_DEFAULTS.chunkUrls],
+    ['JOB_REDRIVE_MS', JOB_DEFAULTS.redriveMs],
   ])('Should give the default of %s the code has', (name, value) => {
     expect(rows.get(name)?.[0]).toBe(`\`"${value}"\``);
   });

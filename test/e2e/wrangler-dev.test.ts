@@ -131,6 +131,31 @@ describe('fanout under wrangler dev', () => {
     expect(body.stats.total).toBe(4);
   });
 
+  it('Should run a job through wrangler dev\'s local queue, Durable Object and R2: submit, poll, page through the results', async () => {
+    const scope = newScope('e2e-job');
+    const urls = Array.from({ length: 60 }, (_, i) => originUrl(scope, `page?title=Job%20${i}`));
+    const created = await fetch(`${dev.base}/v1/jobs`, { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ urls, retries: 0 }) });
+    expect(created.status, await created.clone().text()).toBe(202);
+    const { id, statusUrl, resultsUrl } = (await created.json()) as { id: string; statusUrl: string; resultsUrl: string };
+    let job: { status: string; done: number; total: number; ok: number } | undefined;
+    await waitFor(
+      async () => {
+        job = (await (await fetch(statusUrl, { headers: auth })).json()) as typeof job;
+        return job!.status === 'completed';
+      },
+      { timeoutMs: 30_000, intervalMs: 200, message: `job ${id} completed` },
+    );
+    expect(job).toMatchObject({ total: 60, done: 60, ok: 60 });
+    const titles: string[] = [];
+    for (let cursor: number | null = 0; cursor !== null; ) {
+      const page = (await (await fetch(`${resultsUrl}?cursor=${cursor}&limit=25`, { headers: auth })).json()) as { results: ResultLine[]; nextCursor: number | null };
+      titles.push(...page.results.map((r) => r.title ?? ''));
+      cursor = page.nextCursor;
+    }
+    expect(titles).toEqual(urls.map((_, i) => `Job ${i}`));
+    expect((await stats(scope)).requests).toBe(60);
+  });
+
   it('Should stop reading pages early without logging an error for each one', async () => {
     // Throwing from an HTMLRewriter handler to stop would print "✘ [ERROR] Uncaught Error" per page here.
     const scope = newScope('e2e-early');

@@ -1,0 +1,86 @@
+import { engineFor } from '../config';
+import { runBatch } from '../engine/batch';
+import type { RequestOptions } from '../engine/options';
+import type { Env } from '../env';
+import type { PageResult } from '../result';
+import { jobObjects } from './job-object';
+import { chunkOf, type ChunkMessage, type ChunkSummary } from './protocol';
+import { JOB_DEAD_LETTERS } from './settings';
+
+/**
+ * The queue consumer: runs each chunk of a job through the same engine and
+ * defaults as POST /v1/fetch, writes its results to R2 as one NDJSON object,
+ * and records the chunk in the job's object. A chunk is recorded once
+ * (FetchJob.record); a delivery that finds its chunk recorded already
+ * deletes the object it wrote and is acknowledged, so nothing is stored twice.
+ * A delivery that fails is retried by the queue (with backoff), and after the
+ * queue's max_retries it lands in the dead-letter queue, whose messages end
+ * the chunk with `unprocessed` results.
+ */
+export async function consumeQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const deadLetters = batch.queue === JOB_DEAD_LETTERS;
+  for (const message of batch.messages) {
+    const chunk = chunkOf(message.body);
+    if (!chunk) {
+      console.error(`fanout: dropped a queue message that is not a job chunk (queue ${batch.queue}, id ${message.id})`);
+      message.ack();
+      continue;
+    }
+    try {
+      if (deadLetters) await jobStub(env, chunk.job).giveUp(chunk.chunk);
+      else await runChunk(chunk, env);
+      message.ack();
+    } catch (error) {
+      console.error(`fanout job ${chunk.job} chunk ${chunk.chunk}: delivery ${message.attempts} failed: ${error instanceof Error ? error.message : String(error)}`);
+      message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
+    }
+  }
+}
+
+function jobStub(env: Env, id: string) {
+  const jobs = jobObjects(env);
+  return jobs.get(jobs.idFromName(id));
+}
+
+/** How often a running chunk asks its job whether it was cancelled. */
+export const CANCEL_POLL_MS = 1000;
+
+/** Runs one chunk and records it; throws when it could not (the queue then retries the message). */
+export async function runChunk({ job, chunk }: ChunkMessage, env: Env): Promise<void> {
+  const stub = jobStub(env, job);
+  const work = await stub.claim(chunk);
+  if (!work) return; // recorded already, or the job ended
+  if (!env.RESULTS) throw new Error('the RESULTS binding is missing');
+  const engine = engineFor(env);
+  const options = engine.options(JSON.parse(work.options) as RequestOptions);
+  // A cancel (or the job ending otherwise) reaches a chunk in flight within CANCEL_POLL_MS: its fetches are cut, and nothing more starts.
+  const ended = new AbortController();
+  const poll = setInterval(() => {
+    stub.status().then(
+      (state) => (state === null || state.status === 'cancelled' || state.status === 'completed' ? ended.abort() : undefined),
+      () => {},
+    );
+  }, CANCEL_POLL_MS);
+  let results: PageResult[];
+  try {
+    ({ results } = await runBatch(work.urls, options, { shards: engine.shards, maxAgeLimitMs: engine.limits.maxAge, signal: ended.signal }));
+  } finally {
+    clearInterval(poll);
+  }
+  const object = `jobs/${job}/${String(chunk).padStart(6, '0')}-${crypto.randomUUID()}.ndjson`;
+  await env.RESULTS.put(object, results.map((result, i) => `${JSON.stringify({ index: work.first + i, ...result })}\n`).join(''), {
+    httpMetadata: { contentType: 'application/x-ndjson; charset=utf-8' },
+  });
+  if (!(await stub.record(chunk, object, summarize(results)))) await env.RESULTS.delete(object);
+}
+
+/** Counts a chunk's results by outcome and error code. */
+export function summarize(results: readonly PageResult[]): ChunkSummary {
+  const summary: ChunkSummary = { ok: 0, failed: 0, errors: {} };
+  for (const result of results) {
+    if (result.ok) summary.ok++;
+    else summary.failed++;
+    if (result.error) summary.errors[result.error.code] = (summary.errors[result.error.code] ?? 0) + 1;
+  }
+  return summary;
+}

@@ -1,0 +1,304 @@
+import { DurableObject } from 'cloudflare:workers';
+import type { ErrorCode } from '../result';
+import { SEND_BATCH_MESSAGES, type ChunkMessage, type ChunkSummary, type ChunkView, type JobStatus, type JobStatusName } from './protocol';
+
+/** The bindings a job's object uses (the Worker's Env has them; named here so src/env.ts needs nothing from jobs/). */
+interface JobEnv {
+  JOBS_QUEUE?: Queue;
+  RESULTS?: R2Bucket;
+}
+
+/** The JOBS binding, typed with this class's methods; throws when the deployment has no such binding. */
+export function jobObjects(env: { JOBS?: DurableObjectNamespace }): DurableObjectNamespace<FetchJob> {
+  if (!env.JOBS) throw new Error('the JOBS binding is missing');
+  // The binding names this class in wrangler.toml; Env cannot say so without importing it.
+  return env.JOBS as unknown as DurableObjectNamespace<FetchJob>;
+}
+
+/** What POST /v1/jobs hands a new job. */
+export interface JobSpec {
+  id: string;
+  /** The API client that created it (null without API tokens); only it may read the job. */
+  client: string | null;
+  urls: string[];
+  /** The request's options (the /v1/fetch body without `urls`), as JSON. */
+  options: string;
+  /** SHA-256 of the request body: an idempotent resubmission must carry the same one. */
+  bodyHash: string;
+  chunkUrls: number;
+  retentionMs: number;
+  redriveMs: number;
+  maxSends: number;
+}
+
+/** What `create` answers: the job, and whether it existed already (an idempotent resubmission). */
+export type Created = { job: JobStatus; existing: false } | { job: JobStatus; existing: true; sameBody: boolean };
+
+/** What a consumer gets for a chunk it should run. */
+export interface ChunkWork {
+  first: number;
+  urls: string[];
+  options: string;
+}
+
+/** Rows the object reads back. */
+interface JobRow extends Record<string, SqlStorageValue> {
+  id: string;
+  client: string | null;
+  status: JobStatusName;
+  total: number;
+  done: number;
+  ok: number;
+  failed: number;
+  options: string;
+  body_hash: string;
+  redrive_ms: number;
+  max_sends: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  expires_at: number;
+}
+interface ChunkRow extends Record<string, SqlStorageValue> {
+  chunk: number;
+  first: number;
+  last: number;
+  urls: string;
+  state: 'queued' | 'done' | 'cancelled' | 'unprocessed';
+  object: string | null;
+  sent_at: number | null;
+  sends: number;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS job (
+    id TEXT PRIMARY KEY, client TEXT, status TEXT NOT NULL, total INTEGER NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0, ok INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
+    options TEXT NOT NULL, body_hash TEXT NOT NULL, redrive_ms INTEGER NOT NULL, max_sends INTEGER NOT NULL,
+    created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, expires_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS chunks (
+    chunk INTEGER PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL, urls TEXT NOT NULL, state TEXT NOT NULL,
+    object TEXT, sent_at INTEGER, sends INTEGER NOT NULL DEFAULT 0);
+  CREATE INDEX IF NOT EXISTS chunks_waiting ON chunks (state, sent_at);
+  CREATE TABLE IF NOT EXISTS errors (code TEXT PRIMARY KEY, count INTEGER NOT NULL);
+`;
+
+/** Status names that end a job. */
+const FINISHED: ReadonlySet<JobStatusName> = new Set(['completed', 'cancelled', 'failed']);
+
+/**
+ * One job: its URLs, the state of each chunk, the counters and the index of
+ * its results (each recorded chunk's R2 object). All of it lives in the
+ * object's SQLite storage, and every change is one synchronous transaction,
+ * so the counters are exact at every moment: a chunk is recorded once
+ * (`record` refuses a chunk that is no longer waiting), and the step that
+ * records the last chunk is the step that completes the job.
+ *
+ * Queues deliver at least once; this object makes the results exactly once.
+ * A redelivered chunk finds its chunk recorded and is dropped; a chunk whose
+ * consumer went silent is sent again by the alarm; a chunk that never gets
+ * recorded after `max_sends` sends (or lands in the dead-letter queue) ends
+ * with an `unprocessed` result per URL. So every job ends with exactly one
+ * result per input URL.
+ */
+export class FetchJob extends DurableObject<JobEnv> {
+  readonly #sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: JobEnv) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+  }
+
+  /** Creates the job and sends its chunks, or answers the job this object already holds. */
+  async create(spec: JobSpec, now = Date.now()): Promise<Created> {
+    const existing = this.#job();
+    if (existing) return { job: view(existing, this.#errors()), existing: true, sameBody: existing.body_hash === spec.bodyHash };
+    this.ctx.storage.transactionSync(() => {
+      this.#sql.exec(SCHEMA);
+      this.#sql.exec(
+        `INSERT INTO job (id, client, status, total, options, body_hash, redrive_ms, max_sends, created_at, expires_at)
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
+        spec.id, spec.client, spec.urls.length, spec.options, spec.bodyHash, spec.redriveMs, spec.maxSends, now, now + spec.retentionMs,
+      );
+      // A chunk's URLs are one row (a JSON array): one row written per chunk, not per URL.
+      for (let chunk = 0, first = 0; first < spec.urls.length; chunk++, first += spec.chunkUrls) {
+        const urls = spec.urls.slice(first, first + spec.chunkUrls);
+        this.#sql.exec(`INSERT INTO chunks (chunk, first, last, urls, state) VALUES (?, ?, ?, ?, 'queued')`, chunk, first, first + urls.length - 1, JSON.stringify(urls));
+      }
+    });
+    // Sent after the rows exist. A send that fails leaves its chunks unsent (sent_at NULL); the alarm sends them.
+    await this.ctx.storage.setAlarm(now + spec.redriveMs);
+    await this.#send(this.#sql.exec<ChunkRow>(`SELECT * FROM chunks ORDER BY chunk`).toArray(), now).catch((error: unknown) => {
+      console.error(`fanout job ${spec.id}: sending chunks failed, the alarm will: ${String(error)}`);
+    });
+    return { job: view(this.#job()!, {}), existing: false };
+  }
+
+  /** The job as GET /v1/jobs/:id shows it; null when this object holds no job. */
+  status(): JobStatus | null {
+    const job = this.#job();
+    return job ? view(job, this.#errors()) : null;
+  }
+
+  /** The client that created the job (null without API tokens); undefined when there is no job. */
+  owner(): string | null | undefined {
+    return this.#job()?.client;
+  }
+
+  /** A chunk's URLs and the job's options, for a consumer; null when the chunk is not waiting (recorded, or the job ended). */
+  claim(chunk: number, now = Date.now()): ChunkWork | null {
+    const job = this.#job();
+    if (!job || FINISHED.has(job.status)) return null;
+    const row = this.#sql.exec<ChunkRow>('SELECT * FROM chunks WHERE chunk = ?', chunk).toArray()[0];
+    if (!row || row.state !== 'queued') return null;
+    if (job.status === 'queued') this.#sql.exec(`UPDATE job SET status = 'running', started_at = ? WHERE status = 'queued'`, now);
+    return { first: row.first, urls: JSON.parse(row.urls) as string[], options: job.options };
+  }
+
+  /**
+   * Records a chunk's results (the R2 object a consumer wrote) once. Answers
+   * false when the chunk is no longer waiting: a redelivery or a re-drive got
+   * there first, or the job was cancelled; the caller then deletes its object.
+   */
+  record(chunk: number, object: string, summary: ChunkSummary, now = Date.now()): boolean {
+    return this.ctx.storage.transactionSync(() => {
+      const row = this.#sql.exec<ChunkRow>('SELECT * FROM chunks WHERE chunk = ?', chunk).toArray()[0];
+      const job = this.#job();
+      if (!row || !job || row.state !== 'queued' || FINISHED.has(job.status)) return false;
+      const size = row.last - row.first + 1;
+      if (summary.ok + summary.failed !== size) throw new Error(`chunk ${chunk} holds ${size} URLs, its summary ${summary.ok + summary.failed}`);
+      this.#sql.exec(`UPDATE chunks SET state = 'done', object = ? WHERE chunk = ?`, object, chunk);
+      this.#count(size, summary, now);
+      return true;
+    });
+  }
+
+  /** Cancels the job: every chunk not yet recorded ends with `cancelled` results; results so far are kept. */
+  cancel(now = Date.now()): JobStatus | null {
+    const job = this.#job();
+    if (!job) return null;
+    if (!FINISHED.has(job.status)) {
+      this.ctx.storage.transactionSync(() => {
+        // Cancelled first, so the step that counts the last URLs does not call the job completed.
+        this.#sql.exec(`UPDATE job SET status = 'cancelled', finished_at = ?, started_at = COALESCE(started_at, ?)`, now, now);
+        this.#end('cancelled', 'cancelled', now);
+      });
+    }
+    return this.status();
+  }
+
+  /** A chunk that reached the dead-letter queue: its URLs get `unprocessed` results (once). */
+  giveUp(chunk: number, now = Date.now()): boolean {
+    return this.ctx.storage.transactionSync(() => this.#end('unprocessed', 'unprocessed', now, chunk) > 0);
+  }
+
+  /** The chunks that hold indexes from `from` on, in order, as the results reader needs them (at most `limit` URLs' worth). */
+  chunks(from: number, limit: number): ChunkView[] {
+    const rows = this.#sql
+      .exec<ChunkRow>('SELECT * FROM chunks WHERE last >= ? AND first < ? ORDER BY chunk', from, from + limit)
+      .toArray();
+    return rows.map((row): ChunkView => {
+      const { first, last } = row;
+      if (row.state === 'done') return { state: 'done', first, last, object: row.object! };
+      if (row.state === 'queued') return { state: 'queued', first, last };
+      return { state: row.state, first, last, urls: JSON.parse(row.urls) as string[] };
+    });
+  }
+
+  /**
+   * Re-drives and expiry. While the job runs: chunks sent more than
+   * `redrive_ms` ago (or never sent) and still waiting are sent again, and a
+   * chunk sent `max_sends` times ends `unprocessed`. Once the job is past
+   * `expires_at`, its results and its storage are deleted.
+   */
+  override async alarm(): Promise<void> {
+    const job = this.#job();
+    if (!job) return;
+    const now = Date.now();
+    if (now >= job.expires_at) {
+      const objects = this.#sql.exec<{ object: string }>(`SELECT object FROM chunks WHERE object IS NOT NULL`).toArray().map((r) => r.object);
+      for (let i = 0; i < objects.length; i += 1000) await this.env.RESULTS?.delete(objects.slice(i, i + 1000));
+      await this.ctx.storage.deleteAll();
+      return;
+    }
+    if (!FINISHED.has(job.status)) {
+      const stale = this.#sql
+        .exec<ChunkRow>(`SELECT * FROM chunks WHERE state = 'queued' AND (sent_at IS NULL OR sent_at <= ?) ORDER BY chunk`, now - job.redrive_ms)
+        .toArray();
+      const spent = stale.filter((row) => row.sends >= job.max_sends);
+      if (spent.length > 0) this.ctx.storage.transactionSync(() => spent.forEach((row) => this.#end('unprocessed', 'unprocessed', now, row.chunk)));
+      await this.#send(stale.filter((row) => row.sends < job.max_sends), now);
+    }
+    const after = this.#job()!;
+    await this.ctx.storage.setAlarm(FINISHED.has(after.status) ? after.expires_at : now + after.redrive_ms);
+  }
+
+  /** Sends chunks to the queue, SEND_BATCH_MESSAGES at a time, and notes each send. */
+  async #send(rows: ChunkRow[], now: number): Promise<void> {
+    const queue = this.env.JOBS_QUEUE;
+    if (!queue) throw new Error('the JOBS_QUEUE binding is missing');
+    const id = this.#job()!.id;
+    for (let i = 0; i < rows.length; i += SEND_BATCH_MESSAGES) {
+      const slice = rows.slice(i, i + SEND_BATCH_MESSAGES);
+      await queue.sendBatch(slice.map((row) => ({ body: { v: 1, job: id, chunk: row.chunk } satisfies ChunkMessage, contentType: 'json' })));
+      for (const row of slice) this.#sql.exec('UPDATE chunks SET sent_at = ?, sends = sends + 1 WHERE chunk = ?', now, row.chunk);
+    }
+  }
+
+  /** Ends waiting chunks (all, or just `only`) without results of their own; answers how many URLs that ended. */
+  #end(state: 'cancelled' | 'unprocessed', code: ErrorCode, now: number, only?: number): number {
+    const rows = this.#sql
+      .exec<ChunkRow>(`SELECT * FROM chunks WHERE state = 'queued'${only === undefined ? '' : ' AND chunk = ?'}`, ...(only === undefined ? [] : [only]))
+      .toArray();
+    let urls = 0;
+    for (const row of rows) {
+      this.#sql.exec('UPDATE chunks SET state = ? WHERE chunk = ?', state, row.chunk);
+      urls += row.last - row.first + 1;
+    }
+    if (urls > 0) this.#count(urls, { ok: 0, failed: urls, errors: { [code]: urls } }, now);
+    return urls;
+  }
+
+  /** Adds `size` finished URLs to the counters; the job completes in the same step that makes done equal total. */
+  #count(size: number, summary: ChunkSummary, now: number): void {
+    this.#sql.exec('UPDATE job SET done = done + ?, ok = ok + ?, failed = failed + ?', size, summary.ok, summary.failed);
+    for (const [code, count] of Object.entries(summary.errors)) {
+      if (count) this.#sql.exec('INSERT INTO errors (code, count) VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET count = count + excluded.count', code, count);
+    }
+    this.#sql.exec(
+      `UPDATE job SET status = 'completed', finished_at = ?, started_at = COALESCE(started_at, ?)
+       WHERE done = total AND status IN ('queued', 'running')`,
+      now,
+      now,
+    );
+  }
+
+  #job(): JobRow | undefined {
+    if (this.#sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'job'`).toArray().length === 0) return undefined;
+    return this.#sql.exec<JobRow>('SELECT * FROM job').toArray()[0];
+  }
+
+  #errors(): JobStatus['errors'] {
+    const errors: JobStatus['errors'] = {};
+    for (const { code, count } of this.#sql.exec<{ code: ErrorCode; count: number }>('SELECT code, count FROM errors ORDER BY code')) errors[code] = count;
+    return errors;
+  }
+}
+
+/** The API's view of a job row. */
+function view(job: JobRow, errors: JobStatus['errors']): JobStatus {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    id: job.id,
+    status: job.status,
+    total: job.total,
+    done: job.done,
+    ok: job.ok,
+    failed: job.failed,
+    errors,
+    createdAt: iso(job.created_at)!,
+    startedAt: iso(job.started_at),
+    finishedAt: iso(job.finished_at),
+    expiresAt: iso(job.expires_at)!,
+  };
+}

@@ -1,0 +1,234 @@
+import type { Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { stream } from 'hono/streaming';
+import * as z from 'zod/mini';
+import { limitsFromEnv } from '../config';
+import type { Env } from '../env';
+import { CancelledFailure, ConfigError, ProblemError, UnprocessedFailure } from '../errors';
+import { methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from '../http';
+import { perObject } from '../memo';
+import { failedResult, type PageResult } from '../result';
+import { buildRequestSchema } from '../schema';
+import { jobObjects, type FetchJob, type JobSpec } from './job-object';
+import { JOB_ID, type ChunkView, type JobStatus } from './protocol';
+import { jobSettings, MAX_JOB_REQUEST_BYTES } from './settings';
+
+/**
+ * The jobs API: POST /v1/jobs takes the /v1/fetch body with up to
+ * MAX_JOB_URLS URLs and answers at once; the work runs on the JOBS_QUEUE
+ * (src/jobs/consumer.ts), the state in one FetchJob object per job
+ * (src/jobs/job-object.ts), the results in R2. Same auth, validation and
+ * problem+json errors as /v1/fetch. A job is visible only to the API client
+ * that created it.
+ */
+
+/** Results per page of GET /v1/jobs/:id/results: default and maximum. */
+export const RESULTS_PAGE = { default: 100, max: 1000 } as const;
+/** Jobs per page of GET /v1/jobs: default and maximum. */
+export const JOBS_PAGE = { default: 20, max: 100 } as const;
+/** The longest Idempotency-Key accepted. */
+const MAX_IDEMPOTENCY_KEY = 255;
+
+/** POST body: the /v1/fetch request with its URL cap raised to MAX_JOB_URLS. */
+const jobSchemaFor = perObject((env: Env) => buildRequestSchema({ ...limitsFromEnv(env), maxUrls: jobSettings(env).maxJobUrls }));
+
+/** An integer in a query string, in [min, max]. */
+const queryInt = (name: string, min: number, max: number) =>
+  z.optional(
+    z.pipe(
+      z.pipe(z.string(), z.transform(Number)),
+      z.int({ error: `${name} must be an integer` }).check(z.minimum(min, `${name} must be at least ${min}`), z.maximum(max, `${name} must be at most ${max}`)),
+    ),
+  );
+
+const resultsQuery = z.strictObject({
+  cursor: queryInt('cursor', 0, Number.MAX_SAFE_INTEGER),
+  limit: queryInt('limit', 1, RESULTS_PAGE.max),
+  status: z.optional(z.enum(['ok', 'failed'], { error: 'status must be ok or failed' })),
+});
+
+const listQuery = z.strictObject({
+  cursor: z.optional(z.string().check(z.regex(/^\d{13}-[0-9a-f]{32}$/, 'cursor must be a nextCursor from this list'))),
+  limit: queryInt('limit', 1, JOBS_PAGE.max),
+});
+
+const limitJobBody = bodyLimit({
+  maxSize: MAX_JOB_REQUEST_BYTES,
+  onError: () => {
+    throw new ProblemError('body-too-large', `request body is over ${MAX_JOB_REQUEST_BYTES} bytes`, {
+      errors: [{ field: 'body', message: `at most ${MAX_JOB_REQUEST_BYTES} bytes` }],
+    });
+  },
+});
+
+function namespace(env: Env): DurableObjectNamespace<FetchJob> {
+  if (!env.JOBS || !env.JOBS_QUEUE || !env.RESULTS) throw new ConfigError('jobs need the JOBS, JOBS_QUEUE and RESULTS bindings; see README "Deploying"');
+  return jobObjects(env);
+}
+
+function notFound(id: string): never {
+  throw new ProblemError('not-found', `no job ${id}`, { errors: [{ field: 'id', message: 'no such job' }] });
+}
+
+/** The job's object, once the id is well formed and the job belongs to this client; 404 otherwise (never a new object for a bad id). */
+async function ownedJob(c: Context<AppEnv>, id: string) {
+  if (!JOB_ID.test(id)) notFound(id);
+  const ns = namespace(c.env);
+  const stub = ns.get(ns.idFromName(id));
+  const owner = await stub.owner();
+  if (owner === undefined || owner !== c.get('client')) notFound(id);
+  return stub;
+}
+
+const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
+const sha256 = async (text: string) => hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+
+/** Links a client follows from a job. */
+function links(c: Context<AppEnv>, job: JobStatus) {
+  const base = new URL(c.req.url).origin;
+  return { statusUrl: `${base}/v1/jobs/${job.id}`, resultsUrl: `${base}/v1/jobs/${job.id}/results` };
+}
+
+export function registerJobRoutes(app: Hono<AppEnv>): void {
+  app.post('/v1/jobs', limitJobBody, requireJson, validJson(jobSchemaFor), async (c) => {
+    const { urls, ...options } = c.req.valid('json');
+    const settings = jobSettings(c.env);
+    const ns = namespace(c.env);
+    const client = c.get('client');
+    const key = c.req.header('idempotency-key');
+    if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY || /[^\x21-\x7e]/.test(key))) {
+      throw new ProblemError('invalid-request', `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} visible ASCII characters`, {
+        errors: [{ field: 'idempotency-key', message: `1 to ${MAX_IDEMPOTENCY_KEY} visible ASCII characters` }],
+      });
+    }
+    // The same key from the same client names the same job; without a key every job is new.
+    const id = key === undefined ? crypto.randomUUID().replaceAll('-', '') : (await sha256(`${client ?? ''}\n${key}`)).slice(0, 32);
+    const spec: JobSpec = {
+      id,
+      client,
+      urls,
+      options: JSON.stringify(options),
+      bodyHash: await sha256(JSON.stringify({ urls, options })),
+      chunkUrls: settings.chunkUrls,
+      retentionMs: settings.retentionMs,
+      redriveMs: settings.redriveMs,
+      maxSends: settings.maxSends,
+    };
+    const created = await ns.get(ns.idFromName(id)).create(spec);
+    if (created.existing && !created.sameBody) {
+      throw new ProblemError('conflict', 'this Idempotency-Key was used for a different request body', {
+        errors: [{ field: 'idempotency-key', message: 'already used with another body' }],
+      });
+    }
+    if (!created.existing && c.env.DB) {
+      await c.env.DB.prepare('INSERT OR IGNORE INTO jobs (id, client, created_at, total) VALUES (?, ?, ?, ?)')
+        .bind(id, client ?? '', Date.parse(created.job.createdAt), created.job.total)
+        .run();
+    }
+    const job = created.job;
+    return c.json({ id, status: job.status, total: job.total, ...links(c, job) }, created.existing ? 200 : 202);
+  });
+
+  app.get('/v1/jobs', validQuery(() => listQuery), async (c) => {
+    namespace(c.env);
+    if (!c.env.DB) throw new ConfigError('the D1 binding DB is missing; see README "Deploying"');
+    const { cursor, limit = JOBS_PAGE.default } = c.req.valid('query');
+    const [at, after] = cursor ? [Number(cursor.slice(0, 13)), cursor.slice(14)] : [Number.MAX_SAFE_INTEGER, ''];
+    const { results } = await c.env.DB.prepare(
+      `SELECT id, created_at FROM jobs WHERE client = ? AND (created_at < ? OR (created_at = ? AND id < ?))
+       ORDER BY created_at DESC, id DESC LIMIT ?`,
+    )
+      .bind(c.get('client') ?? '', at, at, after || 'g', limit + 1)
+      .all<{ id: string; created_at: number }>();
+    const page = results.slice(0, limit);
+    const ns = namespace(c.env);
+    const jobs: JobStatus[] = [];
+    for (const job of await Promise.all(page.map((row) => ns.get(ns.idFromName(row.id)).status()))) if (job) jobs.push(job);
+    const last = page.at(-1);
+    return c.json({ jobs, nextCursor: results.length > limit && last ? `${String(last.created_at).padStart(13, '0')}-${last.id}` : null });
+  });
+
+  app.get('/v1/jobs/:id', async (c) => c.json((await (await ownedJob(c, c.req.param('id'))).status())!));
+
+  app.delete('/v1/jobs/:id', async (c) => c.json((await (await ownedJob(c, c.req.param('id'))).cancel())!));
+
+  app.get('/v1/jobs/:id/results', validQuery(() => resultsQuery), async (c) => {
+    const stub = await ownedJob(c, c.req.param('id'));
+    const { cursor = 0, limit = RESULTS_PAGE.default, status } = c.req.valid('query');
+    const keep = status === undefined ? () => true : (r: PageResult) => r.ok === (status === 'ok');
+    const results = new JobResults(stub, c.env.RESULTS!);
+    if (/application\/(x-ndjson|ndjson|jsonl)/i.test(c.req.header('accept') ?? '')) {
+      c.header('content-type', 'application/x-ndjson; charset=utf-8');
+      c.header('cache-control', 'no-store');
+      return stream(c, async (out) => {
+        let next: number | null = cursor;
+        while (next !== null && !out.aborted) {
+          const page = await results.page(next, RESULTS_PAGE.max, keep);
+          if (page.results.length > 0) await out.write(page.results.map((r) => `${JSON.stringify(r)}\n`).join(''));
+          if (page.waiting) {
+            await out.write(`${JSON.stringify({ nextCursor: page.nextCursor, status: (await stub.status())!.status })}\n`);
+            return;
+          }
+          next = page.nextCursor;
+        }
+        await out.write(`${JSON.stringify({ nextCursor: null, status: (await stub.status())!.status })}\n`);
+      });
+    }
+    const page = await results.page(cursor, limit, keep);
+    const job = (await stub.status())!;
+    return c.json({ id: job.id, status: job.status, total: job.total, done: job.done, results: page.results, nextCursor: page.nextCursor });
+  });
+
+  app.all('/v1/jobs', methodNotAllowed(['GET', 'POST']));
+  app.all('/v1/jobs/:id', methodNotAllowed(['GET', 'DELETE']));
+  app.all('/v1/jobs/:id/results', methodNotAllowed(['GET']));
+}
+
+/** One result of a job, with its input index. */
+type IndexedResult = PageResult & { index: number };
+
+/**
+ * Reads a job's results in input order from its chunks: recorded chunks from
+ * their R2 objects, cancelled and unprocessed ones written from their URLs.
+ * A page ends at the first chunk not recorded yet (`waiting`), so a client
+ * polling a running job resumes from `nextCursor` and misses nothing.
+ */
+class JobResults {
+  constructor(
+    private readonly stub: DurableObjectStub<FetchJob>,
+    private readonly bucket: R2Bucket,
+  ) {}
+
+  /** Results at indexes from `from` on, `limit` of them at most (after `keep`); `nextCursor` null once the job's end is reached. */
+  async page(from: number, limit: number, keep: (r: PageResult) => boolean): Promise<{ results: IndexedResult[]; nextCursor: number | null; waiting: boolean }> {
+    const out: IndexedResult[] = [];
+    let next = from;
+    for (;;) {
+      // With a filter, a window of `limit` indexes may keep few: read on, a window at a time.
+      const chunks: ChunkView[] = await this.stub.chunks(next, limit);
+      if (chunks.length === 0) return { results: out, nextCursor: null, waiting: false };
+      for (const chunk of chunks) {
+        if (chunk.state === 'queued') return { results: out, nextCursor: Math.max(next, chunk.first), waiting: true };
+        for (const result of await this.#read(chunk)) {
+          if (result.index < next) continue;
+          if (out.length === limit) return { results: out, nextCursor: result.index, waiting: false };
+          if (keep(result)) out.push(result);
+          next = result.index + 1;
+        }
+      }
+    }
+  }
+
+  async #read(chunk: Exclude<ChunkView, { state: 'queued' }>): Promise<IndexedResult[]> {
+    if (chunk.state !== 'done') {
+      const failure = chunk.state === 'cancelled' ? new CancelledFailure() : new UnprocessedFailure();
+      return chunk.urls.map((url, i) => ({ index: chunk.first + i, ...failedResult(url, failure) }));
+    }
+    const object = await this.bucket.get(chunk.object);
+    if (!object) throw new Error(`job results object ${chunk.object} is missing`);
+    return (await object.text())
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as IndexedResult);
+  }
+}

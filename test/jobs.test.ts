@@ -1,0 +1,310 @@
+/**
+ * Jobs (src/jobs/): POST /v1/jobs through the Worker's real entry point, the
+ * chunks through the local Queues simulator to the Worker's real queue
+ * consumer, state in the FetchJob Durable Object (local SQLite storage),
+ * results in the local R2 simulator, fetches at the test origin. Counts are
+ * checked where they happen: requests at the origin, objects in R2, rows in
+ * the job's object.
+ */
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import type { Env } from '../src/env';
+import { consumeQueue, runChunk } from '../src/jobs/consumer';
+import { jobObjects, type FetchJob, type JobSpec } from '../src/jobs/job-object';
+import type { JobStatus } from '../src/jobs/protocol';
+import type { PageResult } from '../src/result';
+import { call, jsonInit, withEnv } from './helpers/worker';
+import { expectProblem as problemIn } from './helpers/problem';
+import { newScope, originUrl, release, stats, waitFor, waitForStats } from './origin/client';
+
+type Indexed = PageResult & { index: number };
+
+/** A problem+json answer of `kind` naming `field`. */
+async function expectProblem(res: Response, status: number, kind: string, field: string): Promise<void> {
+  expect((await problemIn(res, status, field)).type).toBe(`urn:fanout:problem:${kind}`);
+}
+
+function many(scope: string, route: string, n: number): string[] {
+  const sep = route.includes('?') ? '&' : '?';
+  return Array.from({ length: n }, (_, i) => originUrl(scope, `${route}${sep}i=${i}`));
+}
+
+async function submit(body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const res = await call('/v1/jobs', jsonInit('POST', body, headers));
+  const text = await res.clone().text();
+  expect([200, 202], text).toContain(res.status);
+  return { status: res.status, body: await res.json<{ id: string; status: string; total: number; statusUrl: string; resultsUrl: string }>() };
+}
+
+async function status(id: string): Promise<JobStatus> {
+  const res = await call(`/v1/jobs/${id}`);
+  expect(res.status, await res.clone().text()).toBe(200);
+  return res.json<JobStatus>();
+}
+
+/** Polls the job until `check` holds; every status seen must be consistent (never running with every result in). */
+async function waitForJob(id: string, check: (job: JobStatus) => boolean, timeoutMs = 15_000): Promise<JobStatus> {
+  let last: JobStatus | undefined;
+  await waitFor(
+    async () => {
+      last = await status(id);
+      expect(last.done).toBeLessThanOrEqual(last.total);
+      expect(last.ok + last.failed).toBe(last.done);
+      if (last.done === last.total) expect(['completed', 'cancelled']).toContain(last.status);
+      return check(last);
+    },
+    { timeoutMs, intervalMs: 50, message: `job ${id}` },
+  );
+  return last!;
+}
+
+/** Every result of a job, paged with `limit`. */
+async function allResults(id: string, limit = 1000, query = ''): Promise<Indexed[]> {
+  const out: Indexed[] = [];
+  let cursor: number | null = 0;
+  while (cursor !== null) {
+    const res = await call(`/v1/jobs/${id}/results?cursor=${cursor}&limit=${limit}${query}`);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const page: { results: Indexed[]; nextCursor: number | null } = await res.json();
+    out.push(...page.results);
+    if (page.nextCursor !== null) expect(page.nextCursor).toBeGreaterThan(cursor);
+    cursor = page.nextCursor;
+  }
+  return out;
+}
+
+async function objectsOf(id: string): Promise<string[]> {
+  const listed = await env.RESULTS!.list({ prefix: `jobs/${id}/` });
+  return listed.objects.map((o) => o.key);
+}
+
+/** Makes every chunk of the job look sent long ago (past any re-drive delay), in its own storage: a clock moved on, without waiting. */
+async function ageChunks(stub: DurableObjectStub<FetchJob>): Promise<void> {
+  await runInDurableObject(stub, (_, state) => void state.storage.sql.exec('UPDATE chunks SET sent_at = 0'));
+}
+
+/** A job made directly in its object, with settings a test needs (fewer sends). */
+async function directJob(urls: string[], overrides: Partial<JobSpec> = {}) {
+  const id = crypto.randomUUID().replaceAll('-', '');
+  const stub = jobObjects(env).get(jobObjects(env).idFromName(id));
+  await stub.create({
+    id,
+    client: null,
+    urls,
+    options: JSON.stringify({ retries: 0, timeoutMs: 30_000 }),
+    bodyHash: 'h',
+    chunkUrls: 25,
+    retentionMs: 86_400_000,
+    redriveMs: 600_000,
+    maxSends: 4,
+    ...overrides,
+  });
+  return { id, stub };
+}
+
+describe('POST /v1/jobs', () => {
+  it('Should run a 2,000-URL job to completion with exactly one result per URL, in input order, none fetched twice', async () => {
+    const scope = newScope('job-2000');
+    const urls = many(scope, 'page?size=600', 2000);
+    const { status: code, body } = await submit({ urls, snippetLength: 40 });
+    expect(code).toBe(202);
+    expect(body).toMatchObject({ status: 'queued', total: 2000, statusUrl: expect.stringContaining(`/v1/jobs/${body.id}`) });
+    const job = await waitForJob(body.id, (j) => j.status === 'completed', 60_000);
+    expect(job).toMatchObject({ total: 2000, done: 2000, ok: 2000, failed: 0, errors: {} });
+    expect(job.finishedAt).not.toBeNull();
+    const results = await allResults(body.id);
+    expect(results.map((r) => r.index)).toEqual(urls.map((_, i) => i));
+    expect(results.every((r, i) => r.url === urls[i] && r.ok && r.title === 'Test page')).toBe(true);
+    // At the origin: each URL once. In R2: one object per chunk of 25.
+    expect((await stats(scope)).requests).toBe(2000);
+    expect(await objectsOf(body.id)).toHaveLength(80);
+  }, 90_000);
+
+  it('Should give an invalid URL in the list its own `invalid_url` result, not refuse the job', async () => {
+    const scope = newScope('job-invalid');
+    const urls = [originUrl(scope, 'page'), 'not a url', 'ftp://example.com/x'];
+    const { body } = await submit({ urls });
+    const job = await waitForJob(body.id, (j) => j.status === 'completed');
+    expect(job).toMatchObject({ done: 3, ok: 1, failed: 2, errors: { invalid_url: 2 } });
+    const failed = await allResults(body.id, 10, '&status=failed');
+    expect(failed.map((r) => [r.index, r.error?.code])).toEqual([
+      [1, 'invalid_url'],
+      [2, 'invalid_url'],
+    ]);
+    expect((await allResults(body.id, 10, '&status=ok')).map((r) => r.index)).toEqual([0]);
+  });
+
+  it('Should answer the same job for the same Idempotency-Key and body, 409 for another body, a new job without a key', async () => {
+    const scope = newScope('job-idem');
+    const body = { urls: many(scope, 'page', 3) };
+    const first = await submit(body, { 'idempotency-key': `k-${scope}` });
+    const again = await submit(body, { 'idempotency-key': `k-${scope}` });
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(first.body.id);
+    await expectProblem(await call('/v1/jobs', jsonInit('POST', { urls: many(scope, 'page', 4) }, { 'idempotency-key': `k-${scope}` })), 409, 'conflict', 'idempotency-key');
+    const other = await submit(body);
+    expect(other.body.id).not.toBe(first.body.id);
+    await waitForJob(first.body.id, (j) => j.status === 'completed');
+    await waitForJob(other.body.id, (j) => j.status === 'completed');
+    // The resubmission fetched nothing: three URLs for the keyed job, three for the unkeyed one.
+    expect((await stats(scope)).requests).toBe(6);
+  });
+
+  it.each([
+    ['a missing urls', {}, 400, 'invalid-request', 'urls'],
+    ['a bad option', { urls: ['http://a.test/'], concurrency: 0 }, 400, 'invalid-request', 'concurrency'],
+    ['an unknown option', { urls: ['http://a.test/'], webhok: {} }, 400, 'invalid-request', 'webhok'],
+  ])('Should refuse %s with problem+json naming the field', async (_, body, code, kind, field) => {
+    await expectProblem(await call('/v1/jobs', jsonInit('POST', body)), code, kind, field);
+  });
+
+  it('Should refuse more than MAX_JOB_URLS URLs with 413 naming urls, and a bad Idempotency-Key with 400', async () => {
+    const res = await withEnv({ MAX_JOB_URLS: '3' }, '/v1/jobs', jsonInit('POST', { urls: ['http://a.test/1', 'http://a.test/2', 'http://a.test/3', 'http://a.test/4'] }));
+    await expectProblem(res, 413, 'too-many-urls', 'urls');
+    await expectProblem(await call('/v1/jobs', jsonInit('POST', { urls: ['http://a.test/'] }, { 'idempotency-key': 'a b' })), 400, 'invalid-request', 'idempotency-key');
+  });
+});
+
+describe('reading jobs', () => {
+  it('Should answer 404 for an unknown or malformed id, and 400 naming a bad results parameter', async () => {
+    await expectProblem(await call(`/v1/jobs/${'0'.repeat(32)}`), 404, 'not-found', 'id');
+    await expectProblem(await call('/v1/jobs/nope'), 404, 'not-found', 'id');
+    const scope = newScope('job-query');
+    const { body } = await submit({ urls: [originUrl(scope, 'page')] });
+    await expectProblem(await call(`/v1/jobs/${body.id}/results?limit=0`), 400, 'invalid-request', 'limit');
+    await expectProblem(await call(`/v1/jobs/${body.id}/results?status=maybe`), 400, 'invalid-request', 'status');
+  });
+
+  it('Should stream every result as NDJSON in input order, then a line with the end', async () => {
+    const scope = newScope('job-ndjson');
+    const urls = many(scope, 'page', 60);
+    const { body } = await submit({ urls });
+    await waitForJob(body.id, (j) => j.status === 'completed');
+    const res = await call(`/v1/jobs/${body.id}/results`, { headers: { accept: 'application/x-ndjson' } });
+    expect(res.headers.get('content-type')).toMatch(/application\/x-ndjson/);
+    const lines = (await res.text()).trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.slice(0, 60).map((r) => r.index)).toEqual(urls.map((_, i) => i));
+    expect(lines[60]).toEqual({ nextCursor: null, status: 'completed' });
+  });
+
+  it('Should list the jobs of this client newest first', async () => {
+    const scope = newScope('job-list');
+    const a = await submit({ urls: [originUrl(scope, 'page?n=1')] });
+    const b = await submit({ urls: [originUrl(scope, 'page?n=2')] });
+    const res = await call('/v1/jobs?limit=100');
+    const { jobs } = await res.json<{ jobs: JobStatus[] }>();
+    const ids = jobs.map((j) => j.id);
+    expect(ids).toContain(a.body.id);
+    expect(ids).toContain(b.body.id);
+  });
+
+  it('Should show a job only to the API client that created it', async () => {
+    const clients = JSON.stringify([
+      { name: 'alice', token: 'alice-token-0123456789' },
+      { name: 'bob', token: 'bob-token-0123456789' },
+    ]);
+    const scope = newScope('job-owner');
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const created = await withEnv({ API_TOKENS: clients }, '/v1/jobs', jsonInit('POST', { urls: [originUrl(scope, 'page')] }, as('alice-token-0123456789')));
+    expect(created.status).toBe(202);
+    const { id } = await created.json<{ id: string }>();
+    expect((await withEnv({ API_TOKENS: clients }, `/v1/jobs/${id}`, { headers: as('alice-token-0123456789') })).status).toBe(200);
+    await expectProblem(await withEnv({ API_TOKENS: clients }, `/v1/jobs/${id}`, { headers: as('bob-token-0123456789') }), 404, 'not-found', 'id');
+  });
+});
+
+describe('exactly once', () => {
+  it('Should drop a redelivered chunk: no second fetch, no second object, counters unchanged', async () => {
+    const scope = newScope('job-redeliver');
+    const { body } = await submit({ urls: many(scope, 'page', 30) });
+    const before = await waitForJob(body.id, (j) => j.status === 'completed');
+    // Both chunks delivered again, as the queue may after a lost acknowledgement.
+    await runChunk({ v: 1, job: body.id, chunk: 0 }, env as Env);
+    await runChunk({ v: 1, job: body.id, chunk: 1 }, env as Env);
+    expect(await status(body.id)).toEqual(before);
+    expect((await stats(scope)).requests).toBe(30);
+    expect(await objectsOf(body.id)).toHaveLength(2);
+    const stub = jobObjects(env).get(jobObjects(env).idFromName(body.id));
+    expect(await stub.record(0, 'jobs/x/late.ndjson', { ok: 25, failed: 0, errors: {} })).toBe(false);
+    expect((await allResults(body.id)).map((r) => r.index)).toEqual([...Array(30).keys()]);
+  });
+
+  it('Should send a silent chunk again from the alarm, and fetch nothing on the extra delivery', async () => {
+    const scope = newScope('job-redrive');
+    const { id, stub } = await directJob([originUrl(scope, 'gate')]);
+    // The first delivery is held at the origin; the alarm finds the chunk silent and sends it again.
+    await waitForStats(scope, (s) => s.held === 1);
+    await ageChunks(stub);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const sends = await runInDurableObject(stub, (_, state) => state.storage.sql.exec<{ sends: number }>('SELECT sends FROM chunks').one().sends);
+    expect(sends).toBe(2);
+    await release(scope);
+    await waitFor(async () => (await stub.status())!.status === 'completed', { timeoutMs: 10_000 });
+    // The local queue delivers in order: once a job submitted now completes, the second delivery has run.
+    const marker = await submit({ urls: [originUrl(scope, 'page')] });
+    await waitForJob(marker.body.id, (j) => j.status === 'completed');
+    expect((await stats(scope)).log.filter((e) => e.route.startsWith('gate'))).toHaveLength(1);
+    expect(await objectsOf(id)).toHaveLength(1);
+    expect(await stub.status()).toMatchObject({ total: 1, done: 1, ok: 1 });
+  });
+
+  it('Should end a chunk that was sent its last time and never recorded with `unprocessed` results', async () => {
+    const scope = newScope('job-spent');
+    const { id, stub } = await directJob([originUrl(scope, 'gate'), originUrl(scope, 'gate?n=2')], { maxSends: 1 });
+    await waitForStats(scope, (s) => s.held === 2);
+    await ageChunks(stub);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stub.status()).toMatchObject({ status: 'completed', done: 2, failed: 2, errors: { unprocessed: 2 } });
+    await release(scope);
+    // The held delivery finishes after the chunk ended: it is not recorded, and its object is deleted.
+    await waitFor(async () => (await stats(scope)).inFlight === 0);
+    await waitFor(async () => (await objectsOf(id)).length === 0, { timeoutMs: 5000 });
+    const res = await call(`/v1/jobs/${id}/results`);
+    const page = await res.json<{ results: Indexed[] }>();
+    expect(page.results.map((r) => r.error?.code)).toEqual(['unprocessed', 'unprocessed']);
+  });
+
+  it('Should end a dead-lettered chunk with `unprocessed` results once, and drop a message that is no chunk', async () => {
+    const scope = newScope('job-dlq');
+    const { stub } = await directJob([originUrl(scope, 'gate')]);
+    await waitForStats(scope, (s) => s.held === 1);
+    const batch = createMessageBatch<unknown>('fanout-jobs-dlq', [
+      { id: 'a', timestamp: new Date(), attempts: 1, body: { v: 1, job: (await stub.status())!.id, chunk: 0 } },
+      { id: 'b', timestamp: new Date(), attempts: 1, body: { v: 1, job: (await stub.status())!.id, chunk: 0 } },
+      { id: 'c', timestamp: new Date(), attempts: 1, body: 'garbage' },
+    ]);
+    const ctx = createExecutionContext();
+    await consumeQueue(batch, env as Env);
+    const outcome = await getQueueResult(batch, ctx);
+    expect(outcome.explicitAcks.sort()).toEqual(['a', 'b', 'c']);
+    expect(await stub.status()).toMatchObject({ status: 'completed', done: 1, failed: 1, errors: { unprocessed: 1 } });
+    await release(scope);
+  });
+});
+
+describe('DELETE /v1/jobs/:id', () => {
+  it('Should cancel a running job: results so far kept, the rest `cancelled`, nothing fetched after', async () => {
+    const scope = newScope('job-cancel');
+    const urls = [...many(scope, 'page', 25), ...many(scope, 'gate', 50)];
+    const { body } = await submit({ urls });
+    await waitForJob(body.id, (j) => j.done >= 25);
+    await waitForStats(scope, (s) => s.held >= 6);
+    const res = await call(`/v1/jobs/${body.id}`, { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'cancelled', total: 75, done: 75, ok: 25, failed: 50, errors: { cancelled: 50 } });
+    // The chunks in flight learn of the cancel and cut their held fetches; nothing more starts.
+    const cut = await waitForStats(scope, (s) => s.inFlight === 0 && s.closedEarly === s.requests - 25);
+    expect(cut.closedEarly).toBeGreaterThanOrEqual(6);
+    await release(scope);
+    const results = await allResults(body.id);
+    expect(results.map((r) => r.index)).toEqual(urls.map((_, i) => i));
+    expect(results.slice(0, 25).every((r) => r.ok)).toBe(true);
+    expect(results.slice(25).every((r) => r.error?.code === 'cancelled')).toBe(true);
+    // Chunks still in the queue fetched nothing; those in flight were not recorded, and their objects are gone.
+    await waitFor(async () => (await objectsOf(body.id)).length === 1, { timeoutMs: 5000 });
+    expect((await stats(scope)).requests).toBe(cut.requests);
+    expect(await status(body.id)).toMatchObject({ status: 'cancelled', done: 75 });
+  });
+});
