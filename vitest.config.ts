@@ -22,6 +22,8 @@ export default defineConfig({
               bindings: {
                 ALLOW_PRIVATE_HOSTS: 'true',
                 TEST_MIGRATIONS: migrations,
+                // Jobs' webhooks are signed with it (test/jobs.test.ts checks the signatures).
+                WEBHOOK_SECRET: 'test-webhook-secret',
                 FUZZ_RUNS: process.env.FUZZ_RUNS ?? '',
                 FUZZ_SEED: process.env.FUZZ_SEED ?? '',
               },

@@ -70,6 +70,8 @@ export interface Env {
   JOBS_QUEUE?: Queue;
   /** R2 bucket for job results, one NDJSON object per recorded chunk. */
   RESULTS?: R2Bucket;
+  /** Secret. Key of the HMAC-SHA256 signature on job webhooks (X-Fanout-Signature); without it jobs take no webhook. */
+  WEBHOOK_SECRET?: string;
   /** Most URLs in one job (JOB_DEFAULTS.maxJobUrls). */
   MAX_JOB_URLS?: string;
   /** Days a job and its results are kept (JOB_DEFAULTS.retentionDays). */

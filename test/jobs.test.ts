@@ -30,8 +30,12 @@ function many(scope: string, route: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => originUrl(scope, `${route}${sep}i=${i}`));
 }
 
+/**
+ * POST /v1/jobs. Jobs honour robots.txt by default, and the test origin's robots.txt for 127.0.0.1 asks
+ * for a 1 s Crawl-delay, so tests not about robots.txt say `respectRobots: false`.
+ */
 async function submit(body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const res = await call('/v1/jobs', jsonInit('POST', body, headers));
+  const res = await call('/v1/jobs', jsonInit('POST', { respectRobots: false, ...body }, headers));
   const text = await res.clone().text();
   expect([200, 202], text).toContain(res.status);
   return { status: res.status, body: await res.json<{ id: string; status: string; total: number; statusUrl: string; resultsUrl: string }>() };
@@ -85,7 +89,7 @@ async function ageChunks(stub: DurableObjectStub<FetchJob>): Promise<void> {
 }
 
 /** A job made directly in its object, with settings a test needs (fewer sends). */
-async function directJob(urls: string[], overrides: Partial<JobSpec> = {}) {
+async function directJob(urls: string[], overrides: Partial<Omit<JobSpec, 'webhook'>> = {}) {
   const id = crypto.randomUUID().replaceAll('-', '');
   const stub = jobObjects(env).get(jobObjects(env).idFromName(id));
   await stub.create({
@@ -98,6 +102,8 @@ async function directJob(urls: string[], overrides: Partial<JobSpec> = {}) {
     retentionMs: 86_400_000,
     redriveMs: 600_000,
     maxSends: 4,
+    webhook: null,
+    userAgent: 'fanout-test',
     ...overrides,
   });
   return { id, stub };
@@ -143,13 +149,27 @@ describe('POST /v1/jobs', () => {
     expect(first.status).toBe(202);
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
-    await expectProblem(await call('/v1/jobs', jsonInit('POST', { urls: many(scope, 'page', 4) }, { 'idempotency-key': `k-${scope}` })), 409, 'conflict', 'idempotency-key');
+    await expectProblem(await call('/v1/jobs', jsonInit('POST', { respectRobots: false, urls: many(scope, 'page', 4) }, { 'idempotency-key': `k-${scope}` })), 409, 'conflict', 'idempotency-key');
     const other = await submit(body);
     expect(other.body.id).not.toBe(first.body.id);
     await waitForJob(first.body.id, (j) => j.status === 'completed');
     await waitForJob(other.body.id, (j) => j.status === 'completed');
     // The resubmission fetched nothing: three URLs for the keyed job, three for the unkeyed one.
     expect((await stats(scope)).requests).toBe(6);
+  });
+
+  it('Should honour robots.txt by default, unlike /v1/fetch, and not when the job says respectRobots: false', async () => {
+    const scope = newScope('job-robots');
+    // 127.0.0.2's robots.txt disallows /s/*/robots/private to fanout and asks for no Crawl-delay.
+    const urls = [originUrl(scope, 'robots/private', '127.0.0.2'), originUrl(scope, 'robots/public', '127.0.0.2')];
+    const polite = await submit({ urls, respectRobots: undefined });
+    const rude = await submit({ urls, respectRobots: false });
+    await waitForJob(polite.body.id, (j) => j.status === 'completed');
+    await waitForJob(rude.body.id, (j) => j.status === 'completed');
+    expect((await allResults(polite.body.id)).map((r) => r.error?.code ?? 'ok')).toEqual(['robots_disallowed', 'ok']);
+    expect((await allResults(rude.body.id)).map((r) => r.error?.code ?? 'ok')).toEqual(['ok', 'ok']);
+    // The disallowed page was requested once: by the job that said respectRobots: false.
+    expect((await stats(scope)).log.filter((e) => e.route === 'robots/private')).toHaveLength(1);
   });
 
   it.each([
@@ -281,6 +301,84 @@ describe('exactly once', () => {
     expect(outcome.explicitAcks.sort()).toEqual(['a', 'b', 'c']);
     expect(await stub.status()).toMatchObject({ status: 'completed', done: 1, failed: 1, errors: { unprocessed: 1 } });
     await release(scope);
+  });
+});
+
+describe('webhooks', () => {
+  const SECRET = 'test-webhook-secret';
+
+  /** The hook requests the origin got for this scope, parsed, with their signature checked against SECRET. */
+  async function hooks(scope: string) {
+    const entries = (await stats(scope)).log.filter((e) => e.route.startsWith('hook'));
+    return Promise.all(
+      entries.map(async (e) => {
+        const header = e.allHeaders!['x-fanout-signature']!;
+        const { t, v1 } = Object.fromEntries(header.split(',').map((part) => part.split('='))) as { t: string; v1: string };
+        const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+        const mac = new Uint8Array(v1.match(/../g)!.map((h) => parseInt(h, 16)));
+        const valid = await crypto.subtle.verify('HMAC', key, mac, new TextEncoder().encode(`${t}.${e.body}`));
+        return { valid, t: Number(t), event: e.allHeaders!['x-fanout-event'], delivery: e.allHeaders!['x-fanout-delivery'], status: e.status, body: JSON.parse(e.body!) };
+      }),
+    );
+  }
+
+  it('Should send each subscribed event once, signed over the timestamp and the body, with the chunk\'s results and the metadata', async () => {
+    const scope = newScope('job-hook');
+    const urls = [...many(scope, 'page', 29), 'not a url'];
+    const started = Date.now();
+    const { body } = await submit({
+      urls,
+      webhook: { url: originUrl(scope, 'hook'), events: ['job.started', 'job.page', 'job.failed_page', 'job.completed'], metadata: { run: 'nightly' } },
+    });
+    await waitForJob(body.id, (j) => j.status === 'completed');
+    await waitFor(async () => (await hooks(scope)).some((h) => h.event === 'job.completed'), { timeoutMs: 10_000, message: 'job.completed delivered' });
+    const got = await hooks(scope);
+    expect(got.every((h) => h.valid && h.status === 200 && h.body.event === h.event && h.body.jobId === body.id)).toBe(true);
+    expect(got.every((h) => h.t * 1000 >= started - 1000 && h.t * 1000 <= Date.now() + 1000)).toBe(true);
+    expect(got.every((h) => h.body.metadata?.run === 'nightly')).toBe(true);
+    expect(got.map((h) => h.event).sort()).toEqual(['job.completed', 'job.failed_page', 'job.page', 'job.page', 'job.started']);
+    expect(new Set(got.map((h) => h.delivery)).size).toBe(5);
+    const pages = got.filter((h) => h.event === 'job.page').flatMap((h) => h.body.data.results as Indexed[]);
+    expect(pages.map((r) => r.index).sort((a, b) => a - b)).toEqual(urls.map((_, i) => i));
+    const failed = got.find((h) => h.event === 'job.failed_page')!.body.data.results as Indexed[];
+    expect(failed.map((r) => [r.index, r.error?.code])).toEqual([[29, 'invalid_url']]);
+    expect(got.find((h) => h.event === 'job.completed')!.body.data).toMatchObject({ status: 'completed', done: 30, ok: 29, failed: 1 });
+  });
+
+  it('Should retry a failed delivery with the same delivery id until the receiver takes it, and give up on a refusal', async () => {
+    const scope = newScope('job-hook-retry');
+    const { body } = await submit({ urls: [originUrl(scope, 'page')], webhook: { url: originUrl(scope, 'hook?fails=2&code=503'), events: ['job.completed'] } });
+    const stub = jobObjects(env).get(jobObjects(env).idFromName(body.id));
+    await waitFor(async () => (await hooks(scope)).length === 1, { timeoutMs: 10_000, message: 'first attempt' });
+    // The backoff (1 s, then 2 s) passes at once: the outbox is made due and the alarm run.
+    for (const expected of [2, 3]) {
+      await runInDurableObject(stub, (_, state) => void state.storage.sql.exec('UPDATE outbox SET next_at = 0 WHERE sent = 0'));
+      await runDurableObjectAlarm(stub);
+      expect(await hooks(scope)).toHaveLength(expected);
+    }
+    const got = await hooks(scope);
+    expect(got.map((h) => h.status)).toEqual([503, 503, 200]);
+    expect(new Set(got.map((h) => h.delivery)).size).toBe(1);
+    // Nothing left to send.
+    await runInDurableObject(stub, (_, state) => void state.storage.sql.exec('UPDATE outbox SET next_at = 0 WHERE sent = 0'));
+    await runDurableObjectAlarm(stub);
+    expect(await hooks(scope)).toHaveLength(3);
+
+    const refused = newScope('job-hook-refused');
+    const second = await submit({ urls: [originUrl(refused, 'page')], webhook: { url: originUrl(refused, 'hook?fails=5&code=410'), events: ['job.completed'] } });
+    const stub2 = jobObjects(env).get(jobObjects(env).idFromName(second.body.id));
+    await waitFor(async () => (await hooks(refused)).length === 1, { timeoutMs: 10_000, message: 'first attempt' });
+    await runInDurableObject(stub2, (_, state) => void state.storage.sql.exec('UPDATE outbox SET next_at = 0 WHERE sent = 0'));
+    await runDurableObjectAlarm(stub2);
+    expect((await hooks(refused)).map((h) => h.status)).toEqual([410]);
+  });
+
+  it('Should refuse a webhook to a blocked address, and one on a deployment without WEBHOOK_SECRET, naming the field', async () => {
+    const res = await withEnv({ ALLOW_PRIVATE_HOSTS: 'false' }, '/v1/jobs', jsonInit('POST', { urls: ['https://example.com/'], webhook: { url: 'http://169.254.169.254/hook' } }));
+    await expectProblem(res, 400, 'invalid-request', 'webhook.url');
+    const none = await withEnv({ WEBHOOK_SECRET: '' }, '/v1/jobs', jsonInit('POST', { urls: ['https://example.com/'], webhook: { url: 'https://example.com/hook' } }));
+    await expectProblem(none, 400, 'invalid-request', 'webhook');
+    await expectProblem(await call('/v1/jobs', jsonInit('POST', { urls: ['https://example.com/'], webhook: { url: 'https://example.com/h', events: ['job.done'] } })), 400, 'invalid-request', 'webhook.events[0]');
   });
 });
 

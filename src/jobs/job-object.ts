@@ -1,11 +1,16 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { ErrorCode } from '../result';
+import { UnprocessedFailure } from '../errors';
+import { failedResult, type ErrorCode, type PageResult } from '../result';
 import { SEND_BATCH_MESSAGES, type ChunkMessage, type ChunkSummary, type ChunkView, type JobStatus, type JobStatusName } from './protocol';
+import { deliver, WEBHOOK_ATTEMPTS, webhookBackoffMs, type Webhook, type WebhookEvent } from './webhook';
 
-/** The bindings a job's object uses (the Worker's Env has them; named here so src/env.ts needs nothing from jobs/). */
+/** The bindings and vars a job's object uses (the Worker's Env has them; named here so src/env.ts needs nothing from jobs/). */
 interface JobEnv {
   JOBS_QUEUE?: Queue;
   RESULTS?: R2Bucket;
+  WEBHOOK_SECRET?: string;
+  ALLOW_PRIVATE_HOSTS?: string;
+  USER_AGENT?: string;
 }
 
 /** The JOBS binding, typed with this class's methods; throws when the deployment has no such binding. */
@@ -29,6 +34,10 @@ export interface JobSpec {
   retentionMs: number;
   redriveMs: number;
   maxSends: number;
+  /** Where events go, with the events it gets (resolved: never empty); null for none. */
+  webhook: (Webhook & { events: WebhookEvent[] }) | null;
+  /** The User-Agent webhooks are sent with. */
+  userAgent: string;
 }
 
 /** What `create` answers: the job, and whether it existed already (an idempotent resubmission). */
@@ -54,10 +63,19 @@ interface JobRow extends Record<string, SqlStorageValue> {
   body_hash: string;
   redrive_ms: number;
   max_sends: number;
+  webhook: string | null;
+  user_agent: string;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
   expires_at: number;
+}
+interface EventRow extends Record<string, SqlStorageValue> {
+  id: number;
+  event: WebhookEvent;
+  chunk: number | null;
+  attempts: number;
+  next_at: number;
 }
 interface ChunkRow extends Record<string, SqlStorageValue> {
   chunk: number;
@@ -75,12 +93,16 @@ const SCHEMA = `
     id TEXT PRIMARY KEY, client TEXT, status TEXT NOT NULL, total INTEGER NOT NULL,
     done INTEGER NOT NULL DEFAULT 0, ok INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
     options TEXT NOT NULL, body_hash TEXT NOT NULL, redrive_ms INTEGER NOT NULL, max_sends INTEGER NOT NULL,
+    webhook TEXT, user_agent TEXT NOT NULL,
     created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, expires_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS chunks (
     chunk INTEGER PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL, urls TEXT NOT NULL, state TEXT NOT NULL,
     object TEXT, sent_at INTEGER, sends INTEGER NOT NULL DEFAULT 0);
   CREATE INDEX IF NOT EXISTS chunks_waiting ON chunks (state, sent_at);
   CREATE TABLE IF NOT EXISTS errors (code TEXT PRIMARY KEY, count INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, chunk INTEGER, created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, sent INTEGER NOT NULL DEFAULT 0, last_error TEXT);
 `;
 
 /** Status names that end a job. */
@@ -116,9 +138,10 @@ export class FetchJob extends DurableObject<JobEnv> {
     this.ctx.storage.transactionSync(() => {
       this.#sql.exec(SCHEMA);
       this.#sql.exec(
-        `INSERT INTO job (id, client, status, total, options, body_hash, redrive_ms, max_sends, created_at, expires_at)
-         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
-        spec.id, spec.client, spec.urls.length, spec.options, spec.bodyHash, spec.redriveMs, spec.maxSends, now, now + spec.retentionMs,
+        `INSERT INTO job (id, client, status, total, options, body_hash, redrive_ms, max_sends, webhook, user_agent, created_at, expires_at)
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        spec.id, spec.client, spec.urls.length, spec.options, spec.bodyHash, spec.redriveMs, spec.maxSends,
+        spec.webhook ? JSON.stringify(spec.webhook) : null, spec.userAgent, now, now + spec.retentionMs,
       );
       // A chunk's URLs are one row (a JSON array): one row written per chunk, not per URL.
       for (let chunk = 0, first = 0; first < spec.urls.length; chunk++, first += spec.chunkUrls) {
@@ -146,12 +169,18 @@ export class FetchJob extends DurableObject<JobEnv> {
   }
 
   /** A chunk's URLs and the job's options, for a consumer; null when the chunk is not waiting (recorded, or the job ended). */
-  claim(chunk: number, now = Date.now()): ChunkWork | null {
+  async claim(chunk: number, now = Date.now()): Promise<ChunkWork | null> {
     const job = this.#job();
     if (!job || FINISHED.has(job.status)) return null;
     const row = this.#sql.exec<ChunkRow>('SELECT * FROM chunks WHERE chunk = ?', chunk).toArray()[0];
     if (!row || row.state !== 'queued') return null;
-    if (job.status === 'queued') this.#sql.exec(`UPDATE job SET status = 'running', started_at = ? WHERE status = 'queued'`, now);
+    if (job.status === 'queued') {
+      this.ctx.storage.transactionSync(() => {
+        this.#sql.exec(`UPDATE job SET status = 'running', started_at = ? WHERE status = 'queued'`, now);
+        this.#emit('job.started', null, now);
+      });
+      await this.#wake(now);
+    }
     return { first: row.first, urls: JSON.parse(row.urls) as string[], options: job.options };
   }
 
@@ -160,21 +189,25 @@ export class FetchJob extends DurableObject<JobEnv> {
    * false when the chunk is no longer waiting: a redelivery or a re-drive got
    * there first, or the job was cancelled; the caller then deletes its object.
    */
-  record(chunk: number, object: string, summary: ChunkSummary, now = Date.now()): boolean {
-    return this.ctx.storage.transactionSync(() => {
+  async record(chunk: number, object: string, summary: ChunkSummary, now = Date.now()): Promise<boolean> {
+    const recorded = this.ctx.storage.transactionSync(() => {
       const row = this.#sql.exec<ChunkRow>('SELECT * FROM chunks WHERE chunk = ?', chunk).toArray()[0];
       const job = this.#job();
       if (!row || !job || row.state !== 'queued' || FINISHED.has(job.status)) return false;
       const size = row.last - row.first + 1;
       if (summary.ok + summary.failed !== size) throw new Error(`chunk ${chunk} holds ${size} URLs, its summary ${summary.ok + summary.failed}`);
       this.#sql.exec(`UPDATE chunks SET state = 'done', object = ? WHERE chunk = ?`, object, chunk);
+      this.#emit('job.page', chunk, now);
+      if (summary.failed > 0) this.#emit('job.failed_page', chunk, now);
       this.#count(size, summary, now);
       return true;
     });
+    if (recorded) await this.#wake(now);
+    return recorded;
   }
 
   /** Cancels the job: every chunk not yet recorded ends with `cancelled` results; results so far are kept. */
-  cancel(now = Date.now()): JobStatus | null {
+  async cancel(now = Date.now()): Promise<JobStatus | null> {
     const job = this.#job();
     if (!job) return null;
     if (!FINISHED.has(job.status)) {
@@ -182,14 +215,18 @@ export class FetchJob extends DurableObject<JobEnv> {
         // Cancelled first, so the step that counts the last URLs does not call the job completed.
         this.#sql.exec(`UPDATE job SET status = 'cancelled', finished_at = ?, started_at = COALESCE(started_at, ?)`, now, now);
         this.#end('cancelled', 'cancelled', now);
+        this.#emit('job.cancelled', null, now);
       });
+      await this.#wake(now);
     }
     return this.status();
   }
 
   /** A chunk that reached the dead-letter queue: its URLs get `unprocessed` results (once). */
-  giveUp(chunk: number, now = Date.now()): boolean {
-    return this.ctx.storage.transactionSync(() => this.#end('unprocessed', 'unprocessed', now, chunk) > 0);
+  async giveUp(chunk: number, now = Date.now()): Promise<boolean> {
+    const ended = this.ctx.storage.transactionSync(() => this.#end('unprocessed', 'unprocessed', now, chunk) > 0);
+    if (ended) await this.#wake(now);
+    return ended;
   }
 
   /** The chunks that hold indexes from `from` on, in order, as the results reader needs them (at most `limit` URLs' worth). */
@@ -229,8 +266,80 @@ export class FetchJob extends DurableObject<JobEnv> {
       if (spent.length > 0) this.ctx.storage.transactionSync(() => spent.forEach((row) => this.#end('unprocessed', 'unprocessed', now, row.chunk)));
       await this.#send(stale.filter((row) => row.sends < job.max_sends), now);
     }
-    const after = this.#job()!;
-    await this.ctx.storage.setAlarm(FINISHED.has(after.status) ? after.expires_at : now + after.redrive_ms);
+    await this.#deliverDue(now);
+    await this.ctx.storage.setAlarm(this.#nextAlarm(now));
+  }
+
+  /** When the alarm should next run: the first webhook retry due, the next re-drive check while the job runs, else its expiry. */
+  #nextAlarm(now: number): number {
+    const job = this.#job()!;
+    const due = this.#sql.exec<{ at: number | null }>('SELECT MIN(next_at) AS at FROM outbox WHERE sent = 0').one().at;
+    const base = FINISHED.has(job.status) ? job.expires_at : now + job.redrive_ms;
+    return due === null ? base : Math.min(base, Math.max(due, now));
+  }
+
+  /** Runs the alarm at once when an event is waiting to be sent (the alarm sends events, so they survive a restart). */
+  async #wake(now: number): Promise<void> {
+    const pending = this.#sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE sent = 0 AND next_at <= ?', now).one().n;
+    if (pending === 0) return;
+    const scheduled = await this.ctx.storage.getAlarm();
+    if (scheduled === null || scheduled > now) await this.ctx.storage.setAlarm(now);
+  }
+
+  /** Queues a webhook event, if the job has a webhook that wants it (inside the transition's transaction). */
+  #emit(event: WebhookEvent, chunk: number | null, now: number): void {
+    const webhook = this.#webhook();
+    if (!webhook?.events.includes(event)) return;
+    this.#sql.exec('INSERT INTO outbox (event, chunk, created_at, next_at) VALUES (?, ?, ?, ?)', event, chunk, now, now);
+  }
+
+  #webhook(): (Webhook & { events: WebhookEvent[] }) | null {
+    const raw = this.#job()?.webhook;
+    return raw ? (JSON.parse(raw) as Webhook & { events: WebhookEvent[] }) : null;
+  }
+
+  /** Sends the webhook events that are due, in order; a failure waits for its backoff, one that cannot succeed is given up. */
+  async #deliverDue(now: number): Promise<void> {
+    const webhook = this.#webhook();
+    const secret = this.env.WEBHOOK_SECRET;
+    if (!webhook || !secret) return;
+    const job = this.#job()!;
+    const due = this.#sql.exec<EventRow>('SELECT * FROM outbox WHERE sent = 0 AND next_at <= ? ORDER BY id', now).toArray();
+    for (const row of due) {
+      const body = JSON.stringify({ event: row.event, id: `${job.id}-${row.id}`, jobId: job.id, createdAt: new Date(now).toISOString(), data: await this.#eventData(row), metadata: webhook.metadata ?? null });
+      const outcome = await deliver(webhook.url, row.event, `${job.id}-${row.id}`, body, {
+        secret,
+        allowPrivate: this.env.ALLOW_PRIVATE_HOSTS?.trim().toLowerCase() === 'true',
+        userAgent: job.user_agent,
+        now,
+      });
+      const attempts = row.attempts + 1;
+      const done = outcome.ok || !outcome.retry || attempts >= WEBHOOK_ATTEMPTS;
+      this.#sql.exec(
+        'UPDATE outbox SET attempts = ?, sent = ?, next_at = ?, last_error = ? WHERE id = ?',
+        attempts,
+        done ? 1 : 0,
+        now + webhookBackoffMs(attempts),
+        outcome.error,
+        row.id,
+      );
+      if (!outcome.ok && done) console.error(`fanout job ${job.id}: webhook ${row.event} given up after ${attempts} attempt(s): ${outcome.error}`);
+    }
+  }
+
+  /** An event's `data`: the job for job-level events; the chunk's results (failures only for job.failed_page) for page events. */
+  async #eventData(row: EventRow): Promise<unknown> {
+    if (row.chunk === null) return this.status();
+    const chunk = this.#sql.exec<ChunkRow>('SELECT * FROM chunks WHERE chunk = ?', row.chunk).one();
+    let results: (PageResult & { index: number })[] = [];
+    if (chunk.state === 'done' && chunk.object) {
+      const object = await this.env.RESULTS?.get(chunk.object);
+      const text = object ? await object.text() : '';
+      results = text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as PageResult & { index: number });
+    } else if (chunk.state === 'unprocessed') {
+      results = (JSON.parse(chunk.urls) as string[]).map((url, i) => ({ index: chunk.first + i, ...failedResult(url, new UnprocessedFailure()) }));
+    }
+    return { results: row.event === 'job.failed_page' ? results.filter((r) => !r.ok) : results };
   }
 
   /** Sends chunks to the queue, SEND_BATCH_MESSAGES at a time, and notes each send. */
@@ -253,6 +362,7 @@ export class FetchJob extends DurableObject<JobEnv> {
     let urls = 0;
     for (const row of rows) {
       this.#sql.exec('UPDATE chunks SET state = ? WHERE chunk = ?', state, row.chunk);
+      if (state === 'unprocessed') this.#emit('job.failed_page', row.chunk, now);
       urls += row.last - row.first + 1;
     }
     if (urls > 0) this.#count(urls, { ok: 0, failed: urls, errors: { [code]: urls } }, now);
@@ -265,12 +375,13 @@ export class FetchJob extends DurableObject<JobEnv> {
     for (const [code, count] of Object.entries(summary.errors)) {
       if (count) this.#sql.exec('INSERT INTO errors (code, count) VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET count = count + excluded.count', code, count);
     }
-    this.#sql.exec(
+    const completed = this.#sql.exec(
       `UPDATE job SET status = 'completed', finished_at = ?, started_at = COALESCE(started_at, ?)
        WHERE done = total AND status IN ('queued', 'running')`,
       now,
       now,
-    );
+    ).rowsWritten;
+    if (completed > 0) this.#emit('job.completed', null, now);
   }
 
   #job(): JobRow | undefined {

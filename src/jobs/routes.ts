@@ -2,16 +2,18 @@ import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { stream } from 'hono/streaming';
 import * as z from 'zod/mini';
-import { limitsFromEnv } from '../config';
+import { limitsFromEnv, serviceSettings } from '../config';
 import type { Env } from '../env';
 import { CancelledFailure, ConfigError, ProblemError, UnprocessedFailure } from '../errors';
 import { methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from '../http';
 import { perObject } from '../memo';
+import { checkUrl } from '../guard';
 import { failedResult, type PageResult } from '../result';
 import { buildRequestSchema } from '../schema';
 import { jobObjects, type FetchJob, type JobSpec } from './job-object';
 import { JOB_ID, type ChunkView, type JobStatus } from './protocol';
 import { jobSettings, MAX_JOB_REQUEST_BYTES } from './settings';
+import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS } from './webhook';
 
 /**
  * The jobs API: POST /v1/jobs takes the /v1/fetch body with up to
@@ -29,8 +31,32 @@ export const JOBS_PAGE = { default: 20, max: 100 } as const;
 /** The longest Idempotency-Key accepted. */
 const MAX_IDEMPOTENCY_KEY = 255;
 
-/** POST body: the /v1/fetch request with its URL cap raised to MAX_JOB_URLS. */
-const jobSchemaFor = perObject((env: Env) => buildRequestSchema({ ...limitsFromEnv(env), maxUrls: jobSettings(env).maxJobUrls }));
+/** Most bytes of a webhook's `metadata`, as JSON. */
+const MAX_WEBHOOK_METADATA = 4096;
+
+/** POST body: the /v1/fetch request with its URL cap raised to MAX_JOB_URLS, and an optional webhook. */
+const jobSchemaFor = perObject((env: Env) =>
+  z.extend(buildRequestSchema({ ...limitsFromEnv(env), maxUrls: jobSettings(env).maxJobUrls }), {
+    webhook: z.optional(
+      z.strictObject(
+        {
+          url: z.string({ error: 'webhook.url must be a string' }).check(z.minLength(1, 'webhook.url must not be empty'), z.maxLength(2048, 'webhook.url must be at most 2048 characters')),
+          events: z.optional(
+            z
+              .array(z.enum(WEBHOOK_EVENTS, { error: `each event must be one of ${WEBHOOK_EVENTS.join(', ')}` }), { error: 'webhook.events must be an array of event names' })
+              .check(z.minLength(1, 'webhook.events must name at least one event')),
+          ),
+          metadata: z.optional(
+            z
+              .record(z.string(), z.unknown(), { error: 'webhook.metadata must be a JSON object' })
+              .check(z.refine((value) => JSON.stringify(value).length <= MAX_WEBHOOK_METADATA, `webhook.metadata must be at most ${MAX_WEBHOOK_METADATA} bytes of JSON`)),
+          ),
+        },
+        { error: 'webhook must be an object with a url' },
+      ),
+    ),
+  }),
+);
 
 /** An integer in a query string, in [min, max]. */
 const queryInt = (name: string, min: number, max: number) =>
@@ -91,8 +117,20 @@ function links(c: Context<AppEnv>, job: JobStatus) {
 
 export function registerJobRoutes(app: Hono<AppEnv>): void {
   app.post('/v1/jobs', limitJobBody, requireJson, validJson(jobSchemaFor), async (c) => {
-    const { urls, ...options } = c.req.valid('json');
+    const { urls, webhook, ...requested } = c.req.valid('json');
+    // Jobs honour robots.txt unless the request says otherwise: a job can send a host thousands of requests.
+    const options = { ...requested, respectRobots: requested.respectRobots ?? true };
     const settings = jobSettings(c.env);
+    const service = serviceSettings(c.env);
+    if (webhook) {
+      if (!c.env.WEBHOOK_SECRET) {
+        throw new ProblemError('invalid-request', 'webhook: this deployment has no WEBHOOK_SECRET, so it sends no webhooks', {
+          errors: [{ field: 'webhook', message: 'webhooks are off on this deployment (no WEBHOOK_SECRET)' }],
+        });
+      }
+      const verdict = checkUrl(webhook.url, { allowPrivate: service.allowPrivate });
+      if (!verdict.ok) throw new ProblemError('invalid-request', `webhook.url: ${verdict.message}`, { errors: [{ field: 'webhook.url', message: verdict.message }] });
+    }
     const ns = namespace(c.env);
     const client = c.get('client');
     const key = c.req.header('idempotency-key');
@@ -108,11 +146,13 @@ export function registerJobRoutes(app: Hono<AppEnv>): void {
       client,
       urls,
       options: JSON.stringify(options),
-      bodyHash: await sha256(JSON.stringify({ urls, options })),
+      bodyHash: await sha256(JSON.stringify({ urls, options, webhook })),
       chunkUrls: settings.chunkUrls,
       retentionMs: settings.retentionMs,
       redriveMs: settings.redriveMs,
       maxSends: settings.maxSends,
+      webhook: webhook ? { ...webhook, events: webhook.events ?? [...DEFAULT_WEBHOOK_EVENTS] } : null,
+      userAgent: service.userAgent,
     };
     const created = await ns.get(ns.idFromName(id)).create(spec);
     if (created.existing && !created.sameBody) {

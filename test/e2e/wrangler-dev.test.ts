@@ -134,7 +134,7 @@ describe('fanout under wrangler dev', () => {
   it('Should run a job through wrangler dev\'s local queue, Durable Object and R2: submit, poll, page through the results', async () => {
     const scope = newScope('e2e-job');
     const urls = Array.from({ length: 60 }, (_, i) => originUrl(scope, `page?title=Job%20${i}`));
-    const created = await fetch(`${dev.base}/v1/jobs`, { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ urls, retries: 0 }) });
+    const created = await fetch(`${dev.base}/v1/jobs`, { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ urls, retries: 0, respectRobots: false }) });
     expect(created.status, await created.clone().text()).toBe(202);
     const { id, statusUrl, resultsUrl } = (await created.json()) as { id: string; statusUrl: string; resultsUrl: string };
     let job: { status: string; done: number; total: number; ok: number } | undefined;
