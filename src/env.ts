@@ -66,6 +66,8 @@ export interface Env {
    * index of its results (src/jobs/job-object.ts; `jobObjects()` there types it).
    */
   JOBS?: DurableObjectNamespace;
+  /** Durable Objects (class HostGate), one per host: per-host politeness across every job's consumers (src/jobs/host-gate.ts). */
+  HOSTS?: DurableObjectNamespace;
   /** The queue a job's chunks go to; this Worker consumes it (src/jobs/consumer.ts). */
   JOBS_QUEUE?: Queue;
   /** R2 bucket for job results, one NDJSON object per recorded chunk. */

@@ -76,9 +76,16 @@ export class NetworkFailure extends FetchFailure {
 export class HttpStatusFailure extends FetchFailure {
   readonly code = 'http_status';
   readonly status: number;
-  constructor(status: number, statusText: string) {
+  /** How long the origin asked callers to wait (its Retry-After), when it said. */
+  readonly retryAfterMs: number | null;
+  constructor(status: number, statusText: string, retryAfterMs: number | null = null) {
     super(`origin answered ${status}${statusText ? ` ${statusText}` : ''}`, { retryable: RETRYABLE_STATUSES.has(status) });
     this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+
+  override toJSON(): ResultError {
+    return this.retryAfterMs === null ? super.toJSON() : { ...super.toJSON(), retryAfterMs: this.retryAfterMs };
   }
 }
 

@@ -10,6 +10,8 @@ export { FetchShard } from './fetch-shard';
 export { RateLimiter } from './rate-limiter';
 /** The Durable Object class behind the JOBS binding (one per job). */
 export { FetchJob } from './jobs/job-object';
+/** The Durable Object class behind the HOSTS binding (one per host, shared by every job's consumers). */
+export { HostGate } from './jobs/host-gate';
 
 /** The Worker: the HTTP API, the cron trigger and the jobs' queue consumer, all over the same engine. */
 export default {

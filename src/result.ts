@@ -31,6 +31,8 @@ export interface ResultError {
   retryable: boolean;
   /** For `challenge`: the bot-protection service that answered, when fanout can tell (src/challenge.ts). */
   vendor?: string;
+  /** For `http_status` with a retryable status: the wait the origin's Retry-After asked for, in ms. */
+  retryAfterMs?: number;
 }
 
 /**

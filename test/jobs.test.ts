@@ -10,7 +10,10 @@ import { createExecutionContext, createMessageBatch, getQueueResult, runDurableO
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../src/env';
+import { runBatch } from '../src/engine/batch';
+import { normalizeOptions } from '../src/engine/options';
 import { consumeQueue, runChunk } from '../src/jobs/consumer';
+import { hostPermits, type HostGate } from '../src/jobs/host-gate';
 import { jobObjects, type FetchJob, type JobSpec } from '../src/jobs/job-object';
 import type { JobStatus } from '../src/jobs/protocol';
 import type { PageResult } from '../src/result';
@@ -404,5 +407,44 @@ describe('DELETE /v1/jobs/:id', () => {
     await waitFor(async () => (await objectsOf(body.id)).length === 1, { timeoutMs: 5000 });
     expect((await stats(scope)).requests).toBe(cut.requests);
     expect(await status(body.id)).toMatchObject({ status: 'cancelled', done: 75 });
+  });
+});
+
+// Last in the file: its 429 leaves 127.0.0.2 backed off for 30 s in the shared HostGate.
+describe('politeness across consumers', () => {
+  const options = (input: Record<string, unknown>) => normalizeOptions(input, { userAgent: 'fanout-test', allowPrivate: true });
+  const gateOf = (host: string) => {
+    const ns = env.HOSTS as unknown as DurableObjectNamespace<HostGate>;
+    return ns.get(ns.idFromName(host));
+  };
+
+  it.each([
+    ['through the shared HostGate: at most perHost', true, 2],
+    ['each on its own (the control): perHost per consumer', false, 4],
+  ])('Should hold two consumers at one host %s at the origin', async (_, shared, most) => {
+    const scope = newScope('job-hosts');
+    const urls = (tag: string) => Array.from({ length: 6 }, (_, i) => originUrl(scope, `gate?c=${tag}&i=${i}`, '127.0.0.2'));
+    const deps = shared ? { hosts: hostPermits(env.HOSTS!) } : {};
+    // Two consumers' batches at once, as Queues runs chunks in parallel invocations.
+    const batches = [runBatch(urls('a'), options({ concurrency: 6, perHost: 2 }), deps), runBatch(urls('b'), options({ concurrency: 6, perHost: 2 }), deps)];
+    await waitForStats(scope, (s) => s.held === most);
+    await release(scope);
+    const done = await Promise.all(batches);
+    expect(done.every((b) => b.stats.ok === 6)).toBe(true);
+    expect((await stats(scope)).maxInFlightByHost['127.0.0.2']).toBe(most);
+  });
+
+  it('Should hold a host off for everyone as long as its Retry-After asked, after a 429', async () => {
+    const scope = newScope('job-backoff');
+    const url = originUrl(scope, 'retry-after?fails=1&seconds=30', '127.0.0.2');
+    const before = Date.now();
+    const { results } = await runBatch([url], options({ retries: 0 }), { hosts: hostPermits(env.HOSTS!) });
+    expect(results[0]).toMatchObject({ ok: false, status: 429, error: { code: 'http_status', retryAfterMs: 30_000 } });
+    const { backoffUntil } = await gateOf(new URL(url).host).state();
+    expect(backoffUntil).toBeGreaterThanOrEqual(before + 30_000);
+    // Another consumer asking for the host now is told to wait out the backoff.
+    const { lease, waitMs } = await gateOf(new URL(url).host).acquire(6, 0, 60_000);
+    expect(lease).toBeNull();
+    expect(waitMs).toBeGreaterThan(25_000);
   });
 });

@@ -33,6 +33,34 @@ export interface BatchDeps {
   maxAgeLimitMs?: number;
   /** Keeps background work (a stale result's refresh) alive after the answer (`ctx.waitUntil`). */
   waitUntil?: (promise: Promise<unknown>) => void;
+  /** Politeness shared with other invocations (jobs' consumers): a turn per request to a host. */
+  hosts?: HostPermits;
+}
+
+/** Turns at hosts, shared by every invocation that asks the same gate (src/jobs/host-gate.ts). */
+export interface HostPermits {
+  /**
+   * Waits for the host's turn: fewer than `limit` of its requests in flight,
+   * `intervalMs` since the last one started, and no backoff it asked for.
+   * Rejects with the signal's reason when it aborts first.
+   */
+  acquire(host: string, rules: { limit: number; intervalMs: number }, signal: AbortSignal): Promise<HostPermit>;
+}
+
+export interface HostPermit {
+  /** Gives the turn back; `backoffMs` holds the host off for everyone that long. */
+  release(backoffMs: number): void;
+}
+
+/** Requests one host gets at once across invocations, when the request names no `perHost`. */
+export const SHARED_PER_HOST = 6;
+/** How long a host that answered 429 or 503 without a Retry-After is left alone. */
+export const HOST_BACKOFF_MS = 10_000;
+
+/** The backoff a result asks of its host: its Retry-After on a 429 or 503, or HOST_BACKOFF_MS without one. */
+function backoffOf(result: PageResult): number {
+  if (result.error?.code !== 'http_status' || (result.status !== 429 && result.status !== 503)) return 0;
+  return result.error.retryAfterMs ?? HOST_BACKOFF_MS;
 }
 
 /** One distinct URL of the batch and the input indexes that asked for it. */
@@ -96,6 +124,7 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
         }
       }
       started++;
+      let crawlDelayMs = 0;
       if (robots) {
         const { origin, host } = group.url;
         const rules = await robots.rules(origin, () =>
@@ -104,8 +133,11 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
         const refused = robotsFailure(group.url.href, rules);
         if (refused) return settle(group, failedResult(first, refused), { status: 'bypass', ageMs: null });
         // Crawl-delay: this host's URLs start that far apart in this batch.
-        await spacing.wait(host, rules.crawlDelayMs, cut.signal);
+        crawlDelayMs = rules.crawlDelayMs;
+        await spacing.wait(host, crawlDelayMs, cut.signal);
       }
+      // Across invocations too, when they share a gate (every job's consumers do).
+      const permit = deps.hosts ? await deps.hosts.acquire(group.url.host, { limit: options.perHost ?? SHARED_PER_HOST, intervalMs: crawlDelayMs }, cut.signal) : null;
       const job: PageJob = {
         url: first,
         target: group.url,
@@ -113,7 +145,16 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
         validators: deps.validators?.(first),
         reuseConnection: pending.take(group.url.host) > 0,
       };
-      const result = await runOnLanes(job, lanes, picker, cut, release);
+      const result = await runOnLanes(job, lanes, picker, cut, release).then(
+        (done) => {
+          permit?.release(backoffOf(done));
+          return done;
+        },
+        (error: unknown) => {
+          permit?.release(0);
+          throw error;
+        },
+      );
       if (cache && key && cacheable(result)) await cache.put(key, result, now());
       settle(group, result, cache && key ? { status: 'miss', ageMs: null } : { status: 'bypass', ageMs: null });
     },

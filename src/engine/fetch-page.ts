@@ -281,7 +281,7 @@ class PageAttempt {
       // About to be retried maybe: do not spend bandwidth on an error page we may throw away,
       // but look at its first chunk: a challenge page (Cloudflare's comes as 503) is not retried.
       const challenge = await peekChallenge(response);
-      const failure = challenge ? new ChallengeFailure(challenge, status) : new HttpStatusFailure(status, response.statusText);
+      const failure = challenge ? new ChallengeFailure(challenge, status) : new HttpStatusFailure(status, response.statusText, retry.retryAfterMs);
       if (challenge) return { value: this.#result(failedResult(this.job.url, failure, { status, contentType: response.headers.get('content-type'), timings })), retry: null };
       return { value: this.#result(failedResult(this.job.url, failure, { status, contentType: response.headers.get('content-type'), timings })), retry };
     }

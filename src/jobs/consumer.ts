@@ -3,6 +3,7 @@ import { runBatch } from '../engine/batch';
 import type { RequestOptions } from '../engine/options';
 import type { Env } from '../env';
 import type { PageResult } from '../result';
+import { hostPermits } from './host-gate';
 import { jobObjects } from './job-object';
 import { chunkOf, type ChunkMessage, type ChunkSummary } from './protocol';
 import { JOB_DEAD_LETTERS } from './settings';
@@ -63,7 +64,13 @@ export async function runChunk({ job, chunk }: ChunkMessage, env: Env): Promise<
   }, CANCEL_POLL_MS);
   let results: PageResult[];
   try {
-    ({ results } = await runBatch(work.urls, options, { shards: engine.shards, maxAgeLimitMs: engine.limits.maxAge, signal: ended.signal }));
+    ({ results } = await runBatch(work.urls, options, {
+      shards: engine.shards,
+      maxAgeLimitMs: engine.limits.maxAge,
+      signal: ended.signal,
+      // perHost and Crawl-delay hold across every consumer of every job.
+      hosts: env.HOSTS ? hostPermits(env.HOSTS) : undefined,
+    }));
   } finally {
     clearInterval(poll);
   }
