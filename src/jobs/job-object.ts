@@ -253,9 +253,11 @@ export class FetchJob extends DurableObject<JobEnv> {
     if (!job) return;
     const now = Date.now();
     if (now >= job.expires_at) {
-      const objects = this.#sql.exec<{ object: string }>(`SELECT object FROM chunks WHERE object IS NOT NULL`).toArray().map((r) => r.object);
-      for (let i = 0; i < objects.length; i += 1000) await this.env.RESULTS?.delete(objects.slice(i, i + 1000));
+      // Every object under the job's prefix: recorded ones, and those of deliveries that died before recording.
+      const bucket = this.env.RESULTS;
+      for (let keys = await this.#objectsLeft(bucket); keys.length > 0; keys = await this.#objectsLeft(bucket)) await bucket!.delete(keys);
       await this.ctx.storage.deleteAll();
+      await this.ctx.storage.deleteAlarm();
       return;
     }
     if (!FINISHED.has(job.status)) {
@@ -268,6 +270,13 @@ export class FetchJob extends DurableObject<JobEnv> {
     }
     await this.#deliverDue(now);
     await this.ctx.storage.setAlarm(this.#nextAlarm(now));
+  }
+
+  /** Up to 1,000 keys still under the job's prefix in R2 (listed afresh each time, as deleting shifts the pages). */
+  async #objectsLeft(bucket: R2Bucket | undefined): Promise<string[]> {
+    if (!bucket) return [];
+    const listed = await bucket.list({ prefix: `jobs/${this.#job()!.id}/` });
+    return listed.objects.map((o) => o.key);
   }
 
   /** When the alarm should next run: the first webhook retry due, the next re-drive check while the job runs, else its expiry. */
@@ -381,7 +390,12 @@ export class FetchJob extends DurableObject<JobEnv> {
       now,
       now,
     ).rowsWritten;
-    if (completed > 0) this.#emit('job.completed', null, now);
+    if (completed > 0) {
+      // A job none of whose URLs could be run at all (every chunk dead-lettered or spent) failed, rather than completed.
+      const unprocessed = this.#sql.exec<{ count: number }>(`SELECT count FROM errors WHERE code = 'unprocessed'`).toArray()[0]?.count ?? 0;
+      if (unprocessed === this.#job()!.total) this.#sql.exec(`UPDATE job SET status = 'failed'`);
+      this.#emit('job.completed', null, now);
+    }
   }
 
   #job(): JobRow | undefined {
