@@ -852,6 +852,47 @@ describe(`fuzzing the HTTP API (seed ${SEED}, ${RUNS} runs per property; FUZZ_SE
     );
   });
 
+  describe('jobs', () => {
+    it(
+      'Should take or refuse any POST /v1/jobs body, and answer any status and results query for it, with no 5xx and fields named',
+      async () => {
+        const type = fc.oneof(contentType, fc.constantFrom('text/plain', 'application/x-ndjson', 'application/jsonl'));
+        const resultsQuery = fc.array(
+          fc.oneof(
+            queryPart(fc.constantFrom('cursor', 'limit'), fc.oneof(numericText, fc.string({ maxLength: 6 }))),
+            queryPart(fc.constant('status'), fc.constantFrom('ok', 'failed', 'maybe', '')),
+            queryPart(unknownName, fc.string({ maxLength: 6 })),
+          ),
+          { maxLength: 3 },
+        );
+        await fc.assert(
+          fc.asyncProperty(bodyEntries(), type, transport, resultsQuery, async (entries, sent, how, query) => {
+            const text = jsonText(entries);
+            const what = `POST /v1/jobs (content-type ${JSON.stringify(sent)}) ${text.slice(0, 300)}`;
+            const created = await expectContract(await call('/v1/jobs', bodyInit('POST', text, how, { 'content-type': sent })), what);
+            if (created.status !== 202) {
+              expect(created.status, what).toBeGreaterThanOrEqual(400);
+              return;
+            }
+            const { id, total } = JSON.parse(created.text) as { id: string; total: number };
+            expect(id, what).toMatch(/^[0-9a-f]{32}$/);
+            const job = await expectContract(await call(`/v1/jobs/${id}`), `GET /v1/jobs/${id}`);
+            expect(JSON.parse(job.text).total, what).toBe(total);
+            const path = `/v1/jobs/${id}/results?${queryString(query)}`;
+            const page = await expectContract(await call(path), `GET ${path}`);
+            if (page.status === 200) {
+              const limit = paramsOf(path).find(([name]) => name === 'limit')?.[1];
+              const { results } = JSON.parse(page.text) as { results: unknown[] };
+              expect(results.length, path).toBeLessThanOrEqual(limit !== undefined && /^\d+$/.test(limit) ? Number(limit) : 100);
+            }
+          }),
+          runs(0.5),
+        );
+      },
+      TIMEOUT,
+    );
+  });
+
   describe('watch lists and runs', () => {
     it(
       'Should create, show, list and delete a list under any name and body, or refuse it by name, and store nothing it refused',

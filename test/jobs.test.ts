@@ -175,6 +175,41 @@ describe('POST /v1/jobs', () => {
     expect((await stats(scope)).log.filter((e) => e.route === 'robots/private')).toHaveLength(1);
   });
 
+  it('Should take the URLs as text/plain or NDJSON lines, with the options in the query string', async () => {
+    const scope = newScope('job-lines');
+    const urls = many(scope, 'page', 3);
+    const text = await call('/v1/jobs?respectRobots=false&snippetLength=20', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      body: `# nightly list\n${urls[0]}\r\n\n  ${urls[1]}  \n${urls[2]}\n`,
+    });
+    expect(text.status, await text.clone().text()).toBe(202);
+    const ndjson = await call('/v1/jobs?respectRobots=false', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: `${JSON.stringify(urls[0])}\n${JSON.stringify({ url: urls[1] })}\n\n${JSON.stringify(urls[2])}`,
+    });
+    expect(ndjson.status, await ndjson.clone().text()).toBe(202);
+    for (const res of [text, ndjson]) {
+      const { id, total } = await res.json<{ id: string; total: number }>();
+      expect(total).toBe(3);
+      await waitForJob(id, (j) => j.status === 'completed');
+      const results = await allResults(id);
+      expect(results.map((r) => r.url)).toEqual(urls);
+      if (res === text) expect(results.every((r) => r.snippet!.length <= 20)).toBe(true);
+    }
+  });
+
+  it.each([
+    ['an NDJSON line that is not JSON', 'application/x-ndjson', '"http://a.test/"\n{oops', '', 400, 'malformed-json', 'body[2]'],
+    ['an NDJSON object without a url', 'application/x-ndjson', '{"href": "http://a.test/"}', '', 400, 'invalid-request', 'body[1]'],
+    ['an unknown query option', 'text/plain', 'http://a.test/', '?concurreny=3', 400, 'invalid-request', 'concurreny'],
+    ['URLs in the query as well', 'text/plain', 'http://a.test/', '?url=http://b.test/', 400, 'invalid-request', 'urls'],
+    ['another media type', 'application/xml', '<urls/>', '', 415, 'unsupported-media-type', 'content-type'],
+  ])('Should refuse %s naming the field', async (_, type, body, query, code, kind, field) => {
+    await expectProblem(await call(`/v1/jobs${query}`, { method: 'POST', headers: { 'content-type': type }, body }), code, kind, field);
+  });
+
   it.each([
     ['a missing urls', {}, 400, 'invalid-request', 'urls'],
     ['a bad option', { urls: ['http://a.test/'], concurrency: 0 }, 400, 'invalid-request', 'concurrency'],

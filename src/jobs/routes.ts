@@ -5,11 +5,12 @@ import * as z from 'zod/mini';
 import { limitsFromEnv, serviceSettings } from '../config';
 import type { Env } from '../env';
 import { CancelledFailure, ConfigError, ProblemError, UnprocessedFailure } from '../errors';
-import { methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from '../http';
+import { methodNotAllowed, validationProblem, validQuery, type AppEnv } from '../http';
 import { perObject } from '../memo';
 import { checkUrl } from '../guard';
 import { failedResult, type PageResult } from '../result';
-import { buildRequestSchema } from '../schema';
+import { buildRequestSchema, queryToRequest } from '../schema';
+import { fieldName } from '../problem';
 import { jobObjects, type FetchJob, type JobSpec } from './job-object';
 import { JOB_ID, type ChunkView, type JobStatus } from './protocol';
 import { jobSettings, MAX_JOB_REQUEST_BYTES } from './settings';
@@ -116,8 +117,11 @@ function links(c: Context<AppEnv>, job: JobStatus) {
 }
 
 export function registerJobRoutes(app: Hono<AppEnv>): void {
-  app.post('/v1/jobs', limitJobBody, requireJson, validJson(jobSchemaFor), async (c) => {
-    const { urls, webhook, ...requested } = c.req.valid('json');
+  app.post('/v1/jobs', limitJobBody, async (c) => {
+    const input = await jobInput(c);
+    const parsed = z.safeParse(jobSchemaFor(c.env), input);
+    if (!parsed.success) return validationProblem(parsed.error);
+    const { urls, webhook, ...requested } = parsed.data;
     // Jobs honour robots.txt unless the request says otherwise: a job can send a host thousands of requests.
     const options = { ...requested, respectRobots: requested.respectRobots ?? true };
     const settings = jobSettings(c.env);
@@ -222,6 +226,61 @@ export function registerJobRoutes(app: Hono<AppEnv>): void {
   app.all('/v1/jobs', methodNotAllowed(['GET', 'POST']));
   app.all('/v1/jobs/:id', methodNotAllowed(['GET', 'DELETE']));
   app.all('/v1/jobs/:id/results', methodNotAllowed(['GET']));
+}
+
+/**
+ * The job request from the body, by its Content-Type: a JSON object (the
+ * /v1/fetch body); or a list of URLs, one per line, as `text/plain` (blank
+ * lines and lines starting with `#` skipped) or NDJSON (each line a JSON
+ * string, or an object with a `url`), with the options in the query string
+ * as GET /v1/fetch takes them. Anything else is a 415.
+ */
+async function jobInput(c: Context<AppEnv>): Promise<unknown> {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (/^application\/([\w.-]+\+)?json$/.test(type)) {
+    try {
+      return await c.req.json();
+    } catch (error) {
+      throw new ProblemError('malformed-json', `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`, { errors: [{ field: 'body', message: 'not valid JSON' }] });
+    }
+  }
+  const lists: Record<string, (line: string, n: number) => string> = {
+    'text/plain': (line) => line,
+    'application/x-ndjson': ndjsonUrl,
+    'application/jsonl': ndjsonUrl,
+  };
+  const read = lists[type];
+  if (!read) {
+    throw new ProblemError('unsupported-media-type', `expected application/json, text/plain or application/x-ndjson, got ${JSON.stringify(type || '(none)')}`, {
+      errors: [{ field: 'content-type', message: 'must be application/json, text/plain or application/x-ndjson' }],
+    });
+  }
+  const { request, repeated } = queryToRequest(new URL(c.req.url).searchParams);
+  if (repeated.length > 0) {
+    const field = fieldName([repeated[0]!]);
+    throw new ProblemError('invalid-request', `${field} was given more than once; give it once`, { errors: repeated.map((name) => ({ field: fieldName([name]), message: 'given more than once' })) });
+  }
+  if ('urls' in request) throw new ProblemError('invalid-request', 'urls: with a list body, the URLs come from the body', { errors: [{ field: 'urls', message: 'give the URLs in the body' }] });
+  const urls: string[] = [];
+  (await c.req.text()).split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || (type === 'text/plain' && line.startsWith('#'))) return;
+    urls.push(read(line, i + 1));
+  });
+  return { ...request, urls };
+}
+
+/** One NDJSON line as a URL: a JSON string, or an object with a string `url`. */
+function ndjsonUrl(line: string, n: number): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new ProblemError('malformed-json', `body line ${n} is not JSON`, { errors: [{ field: `body[${n}]`, message: 'not JSON' }] });
+  }
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null && typeof (value as { url?: unknown }).url === 'string') return (value as { url: string }).url;
+  throw new ProblemError('invalid-request', `body line ${n}: a line is a JSON string or an object with a "url"`, { errors: [{ field: `body[${n}]`, message: 'a JSON string or {"url": ...}' }] });
 }
 
 /** One result of a job, with its input index. */
