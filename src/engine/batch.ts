@@ -8,6 +8,7 @@ import { ENGINE, type FetchOptions } from './options';
 import { runPool, type PoolTask } from './pool';
 import { cacheable, defaultStore, freshness, ResultCache, type CacheStore } from './result-cache';
 import { fetchRobots, HostSpacing, productToken, robotsCache, robotsFailure, type RobotsCache } from './robots';
+import { HostTurns, type HostPermits } from './host-turns';
 import { Semaphore } from './semaphore';
 
 export interface BatchDeps {
@@ -33,23 +34,8 @@ export interface BatchDeps {
   maxAgeLimitMs?: number;
   /** Keeps background work (a stale result's refresh) alive after the answer (`ctx.waitUntil`). */
   waitUntil?: (promise: Promise<unknown>) => void;
-  /** Politeness shared with other invocations (jobs' consumers): a turn per request to a host. */
+  /** Politeness shared with other invocations (jobs' consumers): a turn at the host for each request. */
   hosts?: HostPermits;
-}
-
-/** Turns at hosts, shared by every invocation that asks the same gate (src/jobs/host-gate.ts). */
-export interface HostPermits {
-  /**
-   * Waits for the host's turn: fewer than `limit` of its requests in flight,
-   * `intervalMs` since the last one started, and no backoff it asked for.
-   * Rejects with the signal's reason when it aborts first.
-   */
-  acquire(host: string, rules: { limit: number; intervalMs: number }, signal: AbortSignal): Promise<HostPermit>;
-}
-
-export interface HostPermit {
-  /** Gives the turn back; `backoffMs` holds the host off for everyone that long. */
-  release(backoffMs: number): void;
 }
 
 /** Requests one host gets at once across invocations, when the request names no `perHost`. */
@@ -107,6 +93,7 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
     for (const index of group.indexes) results.settle(index, { ...result, url: urls[index]!, ...(cacheField ? { cache: info } : {}) });
   };
   const spacing = new HostSpacing(now, deps.sleep);
+  const turns = deps.hosts ? new HostTurns(deps.hosts) : null;
   const tasks: PoolTask[] = groups.map((group) => ({
     key: group.url.hostname,
     run: async (release) => {
@@ -137,7 +124,19 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
         await spacing.wait(host, crawlDelayMs, cut.signal);
       }
       // Across invocations too, when they share a gate (every job's consumers do).
-      const permit = deps.hosts ? await deps.hosts.acquire(group.url.host, { limit: options.perHost ?? SHARED_PER_HOST, intervalMs: crawlDelayMs }, cut.signal) : null;
+      const host = group.url.host;
+      const permit = turns ? await turns.take(host, { limit: options.perHost ?? SHARED_PER_HOST, intervalMs: crawlDelayMs }, cut.signal) : null;
+      let turnGiven = false;
+      const giveTurn = (backoffMs: number) => {
+        if (!permit || turnGiven) return;
+        turnGiven = true;
+        turns!.give(host, permit, { backoffMs, intervalMs: crawlDelayMs, queued: pending.left(host) });
+      };
+      // The turn, like the pool's slot, goes to the next URL as soon as this one's connection is done.
+      const free = () => {
+        giveTurn(0);
+        release();
+      };
       const job: PageJob = {
         url: first,
         target: group.url,
@@ -145,13 +144,13 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
         validators: deps.validators?.(first),
         reuseConnection: pending.take(group.url.host) > 0,
       };
-      const result = await runOnLanes(job, lanes, picker, cut, release).then(
+      const result = await runOnLanes(job, lanes, picker, cut, free).then(
         (done) => {
-          permit?.release(backoffOf(done));
+          giveTurn(backoffOf(done));
           return done;
         },
         (error: unknown) => {
-          permit?.release(0);
+          giveTurn(0);
           throw error;
         },
       );
@@ -167,6 +166,7 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
     await runPool(tasks, { concurrency: options.concurrency, perKey: options.perHost, signal: cut.signal });
   } finally {
     cut.dispose();
+    turns?.close();
     for (const lane of lanes) lane.close();
   }
 
@@ -283,6 +283,8 @@ function pendingByHost(groups: readonly Group[]) {
       queued.set(host, left);
       return left;
     },
+    /** URLs to `host` not started yet. */
+    left: (host: string): number => queued.get(host) ?? 0,
   };
 }
 

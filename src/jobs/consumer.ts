@@ -49,8 +49,10 @@ export const CANCEL_POLL_MS = 1000;
 /** Runs one chunk and records it; throws when it could not (the queue then retries the message). */
 export async function runChunk({ job, chunk }: ChunkMessage, env: Env): Promise<void> {
   const stub = jobStub(env, job);
+  const started = Date.now();
   const work = await stub.claim(chunk);
   if (!work) return; // recorded already, or the job ended
+  const claimed = Date.now();
   if (!env.RESULTS) throw new Error('the RESULTS binding is missing');
   const engine = engineFor(env);
   const options = engine.options(JSON.parse(work.options) as RequestOptions);
@@ -58,7 +60,7 @@ export async function runChunk({ job, chunk }: ChunkMessage, env: Env): Promise<
   const ended = new AbortController();
   const poll = setInterval(() => {
     stub.status().then(
-      (state) => (state === null || state.status === 'cancelled' || state.status === 'completed' ? ended.abort() : undefined),
+      (state) => (state === null || state.status === 'cancelled' || state.status === 'completed' || state.status === 'failed' ? ended.abort() : undefined),
       () => {},
     );
   }, CANCEL_POLL_MS);
@@ -74,11 +76,31 @@ export async function runChunk({ job, chunk }: ChunkMessage, env: Env): Promise<
   } finally {
     clearInterval(poll);
   }
+  const fetched = Date.now();
   const object = `jobs/${job}/${String(chunk).padStart(6, '0')}-${crypto.randomUUID()}.ndjson`;
   await env.RESULTS.put(object, results.map((result, i) => `${JSON.stringify({ index: work.first + i, ...result })}\n`).join(''), {
     httpMetadata: { contentType: 'application/x-ndjson; charset=utf-8' },
   });
-  if (!(await stub.record(chunk, object, summarize(results)))) await env.RESULTS.delete(object);
+  const stored = Date.now();
+  const summary = summarize(results);
+  const recorded = await stub.record(chunk, object, summary);
+  if (!recorded) await env.RESULTS.delete(object);
+  // One line per chunk for Workers Logs (and the bench's job scenario): where its time went. No URL; the job id shortened.
+  console.log(
+    JSON.stringify({
+      event: 'chunk',
+      job: job.slice(0, 8),
+      chunk,
+      urls: results.length,
+      ok: summary.ok,
+      failed: summary.failed,
+      recorded,
+      claimMs: claimed - started,
+      fetchMs: fetched - claimed,
+      storeMs: stored - fetched,
+      recordMs: Date.now() - stored,
+    }),
+  );
 }
 
 /** Counts a chunk's results by outcome and error code. */

@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { HostPermit, HostPermits } from '../engine/batch';
+import type { HostPermit, HostPermits } from '../engine/host-turns';
 import { sleep } from '../engine/wait';
 
 /**
