@@ -33,6 +33,7 @@ import { fullScenarios, smokeScenarios } from './lib/scenarios.mjs';
 import { startOriginProcess, urlsOf } from './lib/origin-process.mjs';
 import { startBareWorkerd } from './lib/workerd.mjs';
 import { startWranglerDev } from './lib/wrangler.mjs';
+import { runJobScenario } from './jobs.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -153,7 +154,7 @@ async function main() {
     const contenders = [];
     /** Wanted, and running in at least one selected scenario (`only`: the scenarios it is limited to). */
     const runsIn = (name, only) => wanted.includes(name) && scenarios.some((s) => (!only || only.includes(s.name)) && (!s.contenders || s.contenders.includes(name)));
-    if (runsIn('fanout')) {
+    if (runsIn('fanout') || (!smoke && wanted.includes('fanout') && (!only || only.includes('job')))) {
       log(`starting wrangler dev (a snapshot of ${path.relative(process.cwd(), fanoutRoot) || '.'}/src) with bench settings: ${Object.entries(DEV_VARS).map(([k, v]) => `--var ${k}:${v}`).join(' ')}`);
       dev = await startWranglerDev({ root: fanoutRoot, vars: DEV_VARS });
       contenders.push(fanoutContender(dev));
@@ -288,6 +289,18 @@ async function main() {
       }
     }
 
+    // The job scenario (bench/jobs.mjs): wrangler dev only, whose simulators run jobs.
+    let job = null;
+    if (!smoke && (!only || only.includes('job'))) {
+      if (dev) {
+        log('');
+        job = await runJobScenario({ dev, origin, log });
+        if (job.correct !== job.urls) failures.push(`job: ${job.urls - job.correct} wrong`);
+      } else {
+        log('job scenario skipped: it runs under wrangler dev (the `fanout` contender)');
+      }
+    }
+
     const summaries = {};
     for (const scenario of scenarios) {
       summaries[scenario.name] = {};
@@ -360,7 +373,7 @@ async function main() {
           ),
         ]),
       );
-      writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify({ meta, scenarios: scenarioInfo, summaries, targets, runs: compact }, null, 1)}\n`);
+      writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify({ meta, scenarios: scenarioInfo, summaries, targets, runs: compact, job }, null, 1)}\n`);
       writeFileSync(path.join(outDir, 'latest.svg'), svg(meta, scenarios, summaries, names));
       log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'latest.json'))} and latest.svg`);
     }
