@@ -258,6 +258,19 @@ describe('reading jobs', () => {
     expect(ids).toContain(b.body.id);
   });
 
+  it('Should forget a job at its expiry: its status, results, objects and listing row', async () => {
+    const scope = newScope('job-expiry');
+    const { body } = await submit({ urls: many(scope, 'page', 3) });
+    await waitForJob(body.id, (j) => j.status === 'completed');
+    const stub = jobObjects(env).get(jobObjects(env).idFromName(body.id));
+    await runInDurableObject(stub, (_, state) => void state.storage.sql.exec('UPDATE job SET expires_at = 0'));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await expectProblem(await call(`/v1/jobs/${body.id}`), 404, 'not-found', 'id');
+    await expectProblem(await call(`/v1/jobs/${body.id}/results`), 404, 'not-found', 'id');
+    expect(await objectsOf(body.id)).toHaveLength(0);
+    expect((await env.DB.prepare('SELECT COUNT(*) AS n FROM jobs WHERE id = ?').bind(body.id).first<{ n: number }>())!.n).toBe(0);
+  });
+
   it('Should show a job only to the API client that created it', async () => {
     const clients = JSON.stringify([
       { name: 'alice', token: 'alice-token-0123456789' },

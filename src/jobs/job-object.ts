@@ -8,6 +8,8 @@ import { deliver, WEBHOOK_ATTEMPTS, webhookBackoffMs, type Webhook, type Webhook
 interface JobEnv {
   JOBS_QUEUE?: Queue;
   RESULTS?: R2Bucket;
+  /** The D1 database whose `jobs` table lists jobs for GET /v1/jobs. */
+  DB?: D1Database;
   WEBHOOK_SECRET?: string;
   ALLOW_PRIVATE_HOSTS?: string;
   USER_AGENT?: string;
@@ -256,6 +258,7 @@ export class FetchJob extends DurableObject<JobEnv> {
       // Every object under the job's prefix: recorded ones, and those of deliveries that died before recording.
       const bucket = this.env.RESULTS;
       for (let keys = await this.#objectsLeft(bucket); keys.length > 0; keys = await this.#objectsLeft(bucket)) await bucket!.delete(keys);
+      await this.env.DB?.prepare('DELETE FROM jobs WHERE id = ?').bind(job.id).run();
       await this.ctx.storage.deleteAll();
       await this.ctx.storage.deleteAlarm();
       return;

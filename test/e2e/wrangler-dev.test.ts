@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWranglerDev, type WranglerDev } from '../../bench/lib/wrangler.mjs';
 import { expectProblem } from '../helpers/problem';
@@ -23,6 +24,7 @@ const STARTUP_TIMEOUT_MS = 60_000;
 /** How long a cancelled batch may take to close its subrequests at the origin. */
 const CANCEL_WAIT_MS = 10_000;
 const TOKEN = `e2e-${crypto.randomUUID()}`;
+const WEBHOOK_KEY = `hook-${crypto.randomUUID()}`;
 
 let dev: WranglerDev;
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -44,6 +46,8 @@ beforeAll(async () => {
       // A secret in production; `--var` sets it the same way for dev, so auth is tested end to end.
       API_TOKEN: TOKEN,
       WATCH_URLS: watched.join(','),
+      // Signs job webhooks (a secret in production, like API_TOKEN).
+      WEBHOOK_SECRET: WEBHOOK_KEY,
     },
     // --test-scheduled exposes /__scheduled?cron=..., the way to fire a cron trigger locally.
     args: ['--test-scheduled'],
@@ -131,10 +135,11 @@ describe('fanout under wrangler dev', () => {
     expect(body.stats.total).toBe(4);
   });
 
-  it('Should run a job through wrangler dev\'s local queue, Durable Object and R2: submit, poll, page through the results', async () => {
+  it('Should run a job through wrangler dev\'s local queue, Durable Object and R2: submit, poll, page through the results, get the signed webhook', async () => {
     const scope = newScope('e2e-job');
     const urls = Array.from({ length: 60 }, (_, i) => originUrl(scope, `page?title=Job%20${i}`));
-    const created = await fetch(`${dev.base}/v1/jobs`, { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ urls, retries: 0, respectRobots: false }) });
+    const webhook = { url: originUrl(scope, 'hook'), events: ['job.completed'], metadata: { from: 'e2e' } };
+    const created = await fetch(`${dev.base}/v1/jobs`, { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ urls, retries: 0, respectRobots: false, webhook }) });
     expect(created.status, await created.clone().text()).toBe(202);
     const { id, statusUrl, resultsUrl } = (await created.json()) as { id: string; statusUrl: string; resultsUrl: string };
     let job: { status: string; done: number; total: number; ok: number } | undefined;
@@ -153,7 +158,15 @@ describe('fanout under wrangler dev', () => {
       cursor = page.nextCursor;
     }
     expect(titles).toEqual(urls.map((_, i) => `Job ${i}`));
-    expect((await stats(scope)).requests).toBe(60);
+    // The webhook: job.completed, signed over "<t>.<body>" with WEBHOOK_SECRET, as the README's recipe checks it.
+    await waitFor(async () => (await stats(scope)).log.some((e) => e.route === 'hook'), { timeoutMs: 10_000, message: 'webhook received' });
+    const hooks = (await stats(scope)).log.filter((e) => e.route === 'hook');
+    expect(hooks).toHaveLength(1);
+    const { t, v1 } = Object.fromEntries(hooks[0]!.allHeaders!['x-fanout-signature']!.split(',').map((part) => part.split('='))) as { t: string; v1: string };
+    expect(v1).toBe(createHmac('sha256', WEBHOOK_KEY).update(`${t}.${hooks[0]!.body}`).digest('hex'));
+    expect(Math.abs(Date.now() / 1000 - Number(t))).toBeLessThan(300);
+    expect(JSON.parse(hooks[0]!.body!)).toMatchObject({ event: 'job.completed', jobId: id, data: { status: 'completed', done: 60, ok: 60 }, metadata: { from: 'e2e' } });
+    expect(urls.length + 1).toBe((await stats(scope)).requests);
   });
 
   it('Should stop reading pages early without logging an error for each one', async () => {
