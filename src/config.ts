@@ -30,7 +30,7 @@ export const LIMIT_VARS = {
 const ZERO_ALLOWED: ReadonlySet<keyof Limits> = new Set(['maxRetries', 'maxRedirects', 'maxSnippetLength']);
 
 /** Vars that hold integers. */
-type IntVar = (typeof LIMIT_VARS)[keyof Limits] | 'MAX_WATCH_URLS' | 'RUN_RETENTION' | 'CACHE_MAX_AGE_MS' | 'MAX_JOB_URLS' | 'JOB_RETENTION_DAYS' | 'JOB_CHUNK_URLS' | 'JOB_REDRIVE_MS';
+type IntVar = (typeof LIMIT_VARS)[keyof Limits] | 'MAX_WATCH_URLS' | 'RUN_RETENTION' | 'CACHE_MAX_AGE_MS' | 'MAX_JOB_URLS' | 'JOB_RETENTION_DAYS' | 'JOB_CHUNK_URLS' | 'JOB_REDRIVE_MS' | 'WATCH_INLINE_URLS';
 
 /**
  * An integer var: `fallback` when unset or empty, otherwise an integer of at

@@ -30,6 +30,8 @@ export interface Env {
   RUN_RETENTION?: string;
   /** Most URLs per watch list (WATCH_DEFAULTS.maxWatchUrls). */
   MAX_WATCH_URLS?: string;
+  /** Lists with more URLs than this run as jobs, not in the cron invocation (WATCH_DEFAULTS.inlineUrls). */
+  WATCH_INLINE_URLS?: string;
   /** Secret. When set, every /v1/* route needs `Authorization: Bearer <API_TOKEN>` (or a token of API_TOKENS). */
   API_TOKEN?: string;
   /** Secret. JSON list of API clients, `[{ "name", "token", "ratePerMinute" }]` (src/clients.ts). */

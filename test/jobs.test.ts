@@ -17,9 +17,10 @@ import { hostPermits, type HostGate } from '../src/jobs/host-gate';
 import { jobObjects, type FetchJob, type JobSpec } from '../src/jobs/job-object';
 import type { JobStatus } from '../src/jobs/protocol';
 import type { PageResult } from '../src/result';
-import { call, jsonInit, withEnv } from './helpers/worker';
+import { call, jsonInit, listRuns, watchHarness, withEnv } from './helpers/worker';
+import type { RunEntry, RunRecord } from '../src/watch/store';
 import { expectProblem as problemIn } from './helpers/problem';
-import { newScope, originUrl, release, stats, waitFor, waitForStats } from './origin/client';
+import { newScope, originUrl, release, setVersion, stats, waitFor, waitForStats } from './origin/client';
 
 type Indexed = PageResult & { index: number };
 
@@ -468,6 +469,39 @@ describe('webhooks', () => {
     const none = await withEnv({ WEBHOOK_SECRET: '' }, '/v1/jobs', jsonInit('POST', { urls: ['https://example.com/'], webhook: { url: 'https://example.com/hook' } }));
     await expectProblem(none, 400, 'invalid-request', 'webhook');
     await expectProblem(await call('/v1/jobs', jsonInit('POST', { urls: ['https://example.com/'], webhook: { url: 'https://example.com/h', events: ['job.done'] } })), 400, 'invalid-request', 'webhook.events[0]');
+  });
+});
+
+describe('watch lists as jobs', () => {
+  // Day 0: no other test file's cron ticks land on this file's lists.
+  const { tick, ownCron, newList } = watchHarness({ dayOfWeek: 0, scheduledTime: Date.UTC(2026, 10, 29, 12) });
+
+  /** The list's runs once `count` are stored (a job's run is stored after its job completes, not by the tick). */
+  async function runsOnce(name: string, count: number): Promise<(RunRecord & { results: RunEntry[] })[]> {
+    await waitFor(async () => (await listRuns(name)).runs.length >= count, { timeoutMs: 20_000, message: `${count} run(s) of ${name}` });
+    const { runs } = await listRuns(name);
+    return Promise.all(runs.map(async (run) => (await call(`/v1/runs/${run.id}`)).json<RunRecord & { results: RunEntry[] }>()));
+  }
+
+  it('Should run a list above WATCH_INLINE_URLS as a job, store its run once it completes, and check again with validators', async () => {
+    const scope = newScope('watch-job');
+    const urls = ['a', 'b', 'c', 'd', 'e'].map((n) => originUrl(scope, `versioned?name=${n}`));
+    const cron = ownCron();
+    const name = await newList('big', { urls, crons: [cron] });
+    await tick(cron, { WATCH_INLINE_URLS: '2' });
+    const [first] = await runsOnce(name, 1);
+    expect(first!.stats).toMatchObject({ total: 5, ok: 5, new: 5, changed: 0 });
+    expect(first!.results.map((e) => [e.url, e.state, e.result.title])).toEqual(urls.map((url, i) => [url, 'new', `${'abcde'[i]} v1`]));
+
+    await setVersion(scope, 'c', 2);
+    await tick(cron, { WATCH_INLINE_URLS: '2' });
+    const runs = await runsOnce(name, 2);
+    const second = runs.find((r) => r.id !== first!.id)!;
+    expect(second.stats).toMatchObject({ total: 5, changed: 1, new: 0 });
+    expect(second.results.filter((e) => e.changed).map((e) => e.url)).toEqual([urls[2]]);
+    // The unchanged pages answered 304 to the validators the job's chunks sent.
+    expect(second.results.filter((e) => e.notModified).map((e) => e.url)).toEqual(urls.filter((_, i) => i !== 2));
+    expect((await stats(scope)).log.filter((e) => e.headers['if-none-match']).length).toBe(5);
   });
 });
 

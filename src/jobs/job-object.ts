@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { UnprocessedFailure } from '../errors';
 import { failedResult, type ErrorCode, type PageResult } from '../result';
-import { SEND_BATCH_MESSAGES, type ChunkMessage, type ChunkSummary, type ChunkView, type JobStatus, type JobStatusName } from './protocol';
+import { SEND_BATCH_MESSAGES, type ChunkMessage, type ChunkSummary, type ChunkView, type JobStatus, type JobStatusName, type RunMessage, type WatchSpec } from './protocol';
 import { deliver, WEBHOOK_ATTEMPTS, webhookBackoffMs, type Webhook, type WebhookEvent } from './webhook';
 
 /** The bindings and vars a job's object uses (the Worker's Env has them; named here so src/env.ts needs nothing from jobs/). */
@@ -40,6 +40,8 @@ export interface JobSpec {
   webhook: (Webhook & { events: WebhookEvent[] }) | null;
   /** The User-Agent webhooks are sent with. */
   userAgent: string;
+  /** Set when the job runs a watch list: the run is stored once the job completes. */
+  watch?: WatchSpec | null | undefined;
 }
 
 /** What `create` answers: the job, and whether it existed already (an idempotent resubmission). */
@@ -50,6 +52,15 @@ export interface ChunkWork {
   first: number;
   urls: string[];
   options: string;
+  /** The watch list the job runs, if it runs one (the chunk then sends its validators and hashes text). */
+  watch: WatchSpec | null;
+}
+
+/** What storing a watch list's run needs from its completed job. */
+export interface RunWork {
+  watch: WatchSpec;
+  finishedAt: number;
+  total: number;
 }
 
 /** Rows the object reads back. */
@@ -67,6 +78,9 @@ interface JobRow extends Record<string, SqlStorageValue> {
   max_sends: number;
   webhook: string | null;
   user_agent: string;
+  watch: string | null;
+  run_state: 'none' | 'pending' | 'recording' | 'recorded';
+  run_claimed_at: number | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -74,7 +88,7 @@ interface JobRow extends Record<string, SqlStorageValue> {
 }
 interface EventRow extends Record<string, SqlStorageValue> {
   id: number;
-  event: WebhookEvent;
+  event: WebhookEvent | 'watch.run';
   chunk: number | null;
   attempts: number;
   next_at: number;
@@ -96,6 +110,7 @@ const SCHEMA = `
     done INTEGER NOT NULL DEFAULT 0, ok INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
     options TEXT NOT NULL, body_hash TEXT NOT NULL, redrive_ms INTEGER NOT NULL, max_sends INTEGER NOT NULL,
     webhook TEXT, user_agent TEXT NOT NULL,
+    watch TEXT, run_state TEXT NOT NULL DEFAULT 'none', run_claimed_at INTEGER,
     created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, expires_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS chunks (
     chunk INTEGER PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL, urls TEXT NOT NULL, state TEXT NOT NULL,
@@ -106,6 +121,9 @@ const SCHEMA = `
     id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, chunk INTEGER, created_at INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, sent INTEGER NOT NULL DEFAULT 0, last_error TEXT);
 `;
+
+/** A consumer storing a watch list's run has this long before another may take it over. */
+export const RUN_CLAIM_MS = 10 * 60_000;
 
 /** Status names that end a job. */
 const FINISHED: ReadonlySet<JobStatusName> = new Set(['completed', 'cancelled', 'failed']);
@@ -140,10 +158,10 @@ export class FetchJob extends DurableObject<JobEnv> {
     this.ctx.storage.transactionSync(() => {
       this.#sql.exec(SCHEMA);
       this.#sql.exec(
-        `INSERT INTO job (id, client, status, total, options, body_hash, redrive_ms, max_sends, webhook, user_agent, created_at, expires_at)
-         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO job (id, client, status, total, options, body_hash, redrive_ms, max_sends, webhook, user_agent, watch, created_at, expires_at)
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         spec.id, spec.client, spec.urls.length, spec.options, spec.bodyHash, spec.redriveMs, spec.maxSends,
-        spec.webhook ? JSON.stringify(spec.webhook) : null, spec.userAgent, now, now + spec.retentionMs,
+        spec.webhook ? JSON.stringify(spec.webhook) : null, spec.userAgent, spec.watch ? JSON.stringify(spec.watch) : null, now, now + spec.retentionMs,
       );
       // A chunk's URLs are one row (a JSON array): one row written per chunk, not per URL.
       for (let chunk = 0, first = 0; first < spec.urls.length; chunk++, first += spec.chunkUrls) {
@@ -183,7 +201,25 @@ export class FetchJob extends DurableObject<JobEnv> {
       });
       await this.#wake(now);
     }
-    return { first: row.first, urls: JSON.parse(row.urls) as string[], options: job.options };
+    return { first: row.first, urls: JSON.parse(row.urls) as string[], options: job.options, watch: job.watch ? (JSON.parse(job.watch) as WatchSpec) : null };
+  }
+
+  /**
+   * A completed watch list job's run, to store: answered to one consumer at a
+   * time (a claim lapses after RUN_CLAIM_MS, for a consumer that died), and
+   * never again once `runRecorded` was called.
+   */
+  runWork(now = Date.now()): RunWork | null {
+    const job = this.#job();
+    if (!job?.watch || job.finished_at === null || job.run_state === 'recorded') return null;
+    if (job.run_state === 'recording' && job.run_claimed_at !== null && now - job.run_claimed_at < RUN_CLAIM_MS) return null;
+    this.#sql.exec(`UPDATE job SET run_state = 'recording', run_claimed_at = ?`, now);
+    return { watch: JSON.parse(job.watch) as WatchSpec, finishedAt: job.finished_at, total: job.total };
+  }
+
+  /** The watch list's run is stored. */
+  runRecorded(): void {
+    this.#sql.exec(`UPDATE job SET run_state = 'recorded'`);
   }
 
   /**
@@ -300,6 +336,7 @@ export class FetchJob extends DurableObject<JobEnv> {
 
   /** Queues a webhook event, if the job has a webhook that wants it (inside the transition's transaction). */
   #emit(event: WebhookEvent, chunk: number | null, now: number): void {
+    // (The watch list's `watch.run` row is written where the job completes, whatever the webhook.)
     const webhook = this.#webhook();
     if (!webhook?.events.includes(event)) return;
     this.#sql.exec('INSERT INTO outbox (event, chunk, created_at, next_at) VALUES (?, ?, ?, ?)', event, chunk, now, now);
@@ -312,14 +349,23 @@ export class FetchJob extends DurableObject<JobEnv> {
 
   /** Sends the webhook events that are due, in order; a failure waits for its backoff, one that cannot succeed is given up. */
   async #deliverDue(now: number): Promise<void> {
+    const job = this.#job()!;
+    // A watch list's run to store goes to the queue, like a chunk.
+    for (const row of this.#sql.exec<EventRow>(`SELECT * FROM outbox WHERE sent = 0 AND event = 'watch.run' AND next_at <= ?`, now).toArray()) {
+      try {
+        await this.env.JOBS_QUEUE!.send({ v: 1, job: job.id, run: true } satisfies RunMessage, { contentType: 'json' });
+        this.#sql.exec('UPDATE outbox SET sent = 1, attempts = attempts + 1 WHERE id = ?', row.id);
+      } catch (error) {
+        this.#sql.exec('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?', now + webhookBackoffMs(row.attempts + 1), String(error), row.id);
+      }
+    }
     const webhook = this.#webhook();
     const secret = this.env.WEBHOOK_SECRET;
     if (!webhook || !secret) return;
-    const job = this.#job()!;
-    const due = this.#sql.exec<EventRow>('SELECT * FROM outbox WHERE sent = 0 AND next_at <= ? ORDER BY id', now).toArray();
+    const due = this.#sql.exec<EventRow>(`SELECT * FROM outbox WHERE sent = 0 AND event != 'watch.run' AND next_at <= ? ORDER BY id`, now).toArray();
     for (const row of due) {
       const body = JSON.stringify({ event: row.event, id: `${job.id}-${row.id}`, jobId: job.id, createdAt: new Date(now).toISOString(), data: await this.#eventData(row), metadata: webhook.metadata ?? null });
-      const outcome = await deliver(webhook.url, row.event, `${job.id}-${row.id}`, body, {
+      const outcome = await deliver(webhook.url, row.event as WebhookEvent, `${job.id}-${row.id}`, body, {
         secret,
         allowPrivate: this.env.ALLOW_PRIVATE_HOSTS?.trim().toLowerCase() === 'true',
         userAgent: job.user_agent,
@@ -398,6 +444,11 @@ export class FetchJob extends DurableObject<JobEnv> {
       const unprocessed = this.#sql.exec<{ count: number }>(`SELECT count FROM errors WHERE code = 'unprocessed'`).toArray()[0]?.count ?? 0;
       if (unprocessed === this.#job()!.total) this.#sql.exec(`UPDATE job SET status = 'failed'`);
       this.#emit('job.completed', null, now);
+      // A watch list's job: its run is stored by a consumer, sent a message by the alarm (so it survives restarts).
+      if (this.#job()!.watch) {
+        this.#sql.exec(`UPDATE job SET run_state = 'pending'`);
+        this.#sql.exec(`INSERT INTO outbox (event, chunk, created_at, next_at) VALUES ('watch.run', NULL, ?, ?)`, now, now);
+      }
     }
   }
 

@@ -20,12 +20,29 @@ export interface ChunkMessage {
   chunk: number;
 }
 
-/** A queue message body as a chunk, or null when it is not one (logged and acknowledged, never retried). */
-export function chunkOf(body: unknown): ChunkMessage | null {
+/** A watch list's job is complete: store its run (src/watch/run.ts recordRun). */
+export interface RunMessage {
+  v: 1;
+  job: string;
+  run: true;
+}
+
+/** A queue message body as a chunk or a run to store, or null when it is neither (logged and acknowledged, never retried). */
+export function messageOf(body: unknown): ChunkMessage | RunMessage | null {
   if (typeof body !== 'object' || body === null) return null;
-  const { v, job, chunk } = body as Record<string, unknown>;
-  if (v !== 1 || typeof job !== 'string' || !JOB_ID.test(job) || !Number.isSafeInteger(chunk) || (chunk as number) < 0) return null;
+  const { v, job, chunk, run } = body as Record<string, unknown>;
+  if (v !== 1 || typeof job !== 'string' || !JOB_ID.test(job)) return null;
+  if (run === true && chunk === undefined) return { v, job, run };
+  if (!Number.isSafeInteger(chunk) || (chunk as number) < 0) return null;
   return { v, job, chunk: chunk as number };
+}
+
+/** A job that runs a watch list: which, and the tick that started it. */
+export interface WatchSpec {
+  list: string;
+  cron: string | null;
+  scheduledTime: number;
+  startedAt: number;
 }
 
 /** A job id: 32 lower-case hex digits (a random UUID's, or an idempotency key's digest). */

@@ -4,15 +4,16 @@ import { stream } from 'hono/streaming';
 import * as z from 'zod/mini';
 import { limitsFromEnv, serviceSettings } from '../config';
 import type { Env } from '../env';
-import { CancelledFailure, ConfigError, ProblemError, UnprocessedFailure } from '../errors';
+import { ConfigError, ProblemError } from '../errors';
 import { methodNotAllowed, validationProblem, validQuery, type AppEnv } from '../http';
 import { perObject } from '../memo';
 import { checkUrl } from '../guard';
-import { failedResult, type PageResult } from '../result';
+import type { PageResult } from '../result';
 import { buildRequestSchema, queryToRequest } from '../schema';
 import { fieldName } from '../problem';
 import { jobObjects, type FetchJob, type JobSpec } from './job-object';
-import { JOB_ID, type ChunkView, type JobStatus } from './protocol';
+import { JOB_ID, type JobStatus } from './protocol';
+import { JobResults } from './results';
 import { jobSettings, MAX_JOB_REQUEST_BYTES } from './settings';
 import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS } from './webhook';
 
@@ -283,51 +284,3 @@ function ndjsonUrl(line: string, n: number): string {
   throw new ProblemError('invalid-request', `body line ${n}: a line is a JSON string or an object with a "url"`, { errors: [{ field: `body[${n}]`, message: 'a JSON string or {"url": ...}' }] });
 }
 
-/** One result of a job, with its input index. */
-type IndexedResult = PageResult & { index: number };
-
-/**
- * Reads a job's results in input order from its chunks: recorded chunks from
- * their R2 objects, cancelled and unprocessed ones written from their URLs.
- * A page ends at the first chunk not recorded yet (`waiting`), so a client
- * polling a running job resumes from `nextCursor` and misses nothing.
- */
-class JobResults {
-  constructor(
-    private readonly stub: DurableObjectStub<FetchJob>,
-    private readonly bucket: R2Bucket,
-  ) {}
-
-  /** Results at indexes from `from` on, `limit` of them at most (after `keep`); `nextCursor` null once the job's end is reached. */
-  async page(from: number, limit: number, keep: (r: PageResult) => boolean): Promise<{ results: IndexedResult[]; nextCursor: number | null; waiting: boolean }> {
-    const out: IndexedResult[] = [];
-    let next = from;
-    for (;;) {
-      // With a filter, a window of `limit` indexes may keep few: read on, a window at a time.
-      const chunks: ChunkView[] = await this.stub.chunks(next, limit);
-      if (chunks.length === 0) return { results: out, nextCursor: null, waiting: false };
-      for (const chunk of chunks) {
-        if (chunk.state === 'queued') return { results: out, nextCursor: Math.max(next, chunk.first), waiting: true };
-        for (const result of await this.#read(chunk)) {
-          if (result.index < next) continue;
-          if (out.length === limit) return { results: out, nextCursor: result.index, waiting: false };
-          if (keep(result)) out.push(result);
-          next = result.index + 1;
-        }
-      }
-    }
-  }
-
-  async #read(chunk: Exclude<ChunkView, { state: 'queued' }>): Promise<IndexedResult[]> {
-    if (chunk.state !== 'done') {
-      const failure = chunk.state === 'cancelled' ? new CancelledFailure() : new UnprocessedFailure();
-      return chunk.urls.map((url, i) => ({ index: chunk.first + i, ...failedResult(url, failure) }));
-    }
-    const object = await this.bucket.get(chunk.object);
-    if (!object) throw new Error(`job results object ${chunk.object} is missing`);
-    return (await object.text())
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as IndexedResult);
-  }
-}

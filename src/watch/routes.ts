@@ -3,7 +3,8 @@ import * as z from 'zod/mini';
 import { limitsFromEnv } from '../config';
 import type { Env } from '../env';
 import { ConfigError, ProblemError } from '../errors';
-import { limitBody, methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from '../http';
+import { bodyLimit } from 'hono/body-limit';
+import { methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from '../http';
 import { perObject } from '../memo';
 import { buildRequestSchema } from '../schema';
 import { BUILT_IN_LIST, builtInList, watchSettings } from './settings';
@@ -87,9 +88,21 @@ async function findList(c: Context<AppEnv>, name: string): Promise<WatchList | n
   return store(c).getList(name);
 }
 
+/** Request body ceiling for PUT /v1/watchlists/:name: MAX_WATCH_URLS URLs of a few hundred bytes. */
+export const MAX_WATCHLIST_BYTES = 4 * 1024 * 1024;
+/** A list's URLs are one D1 value (JSON), and D1 holds at most 2 MB per value: this leaves room. */
+export const MAX_WATCHLIST_URL_BYTES = 1_800_000;
+
+const limitListBody = bodyLimit({
+  maxSize: MAX_WATCHLIST_BYTES,
+  onError: () => {
+    throw new ProblemError('body-too-large', `request body is over ${MAX_WATCHLIST_BYTES} bytes`, { errors: [{ field: 'body', message: `at most ${MAX_WATCHLIST_BYTES} bytes` }] });
+  },
+});
+
 /** Adds the watch-list routes to the app (after its auth middleware). */
 export function registerWatchRoutes(app: Hono<AppEnv>): void {
-  app.put('/v1/watchlists/:name', limitBody, requireJson, validJson(listSchemaFor), async (c) => {
+  app.put('/v1/watchlists/:name', limitListBody, requireJson, validJson(listSchemaFor), async (c) => {
     const name = c.req.param('name');
     checkName(name);
     if (name === BUILT_IN_LIST) {
@@ -98,6 +111,11 @@ export function registerWatchRoutes(app: Hono<AppEnv>): void {
       });
     }
     const { urls, crons, ...options } = c.req.valid('json');
+    if (JSON.stringify(urls).length > MAX_WATCHLIST_URL_BYTES) {
+      throw new ProblemError('body-too-large', `urls: a list's URLs are kept as one D1 value, at most ${MAX_WATCHLIST_URL_BYTES} bytes of JSON`, {
+        errors: [{ field: 'urls', message: `at most ${MAX_WATCHLIST_URL_BYTES} bytes of JSON in all` }],
+      });
+    }
     const { list, created } = await store(c).putList({ name, urls, options, crons: crons ?? null }, new Date().toISOString());
     return c.json(list, created ? 201 : 200);
   });

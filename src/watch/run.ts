@@ -19,6 +19,11 @@ export interface ScheduledRun {
   scheduledTime: number;
   now?: () => number;
   fetch?: typeof fetch;
+  /**
+   * Starts a list too large for this invocation as a job (src/jobs/watch-job.ts);
+   * without it (no job bindings) every list runs here.
+   */
+  startJob?: ((list: WatchList, run: ScheduledRun & { now: () => number }) => Promise<void>) | undefined;
 }
 
 /** The fields carried forward from the previous check when the origin answers 304. */
@@ -36,11 +41,16 @@ export async function runScheduled(env: Env, run: ScheduledRun): Promise<RunReco
   const done: RunRecord[] = [];
   for (const list of lists) {
     const left = settings.budgetMs - (now() - started);
-    if (left < settings.minListMs) {
-      console.warn(`fanout cron: budget spent, watch list ${list.name} waits for the next tick`);
-      continue;
-    }
     try {
+      // A list too large for this invocation runs as a job; its run is stored when the job completes.
+      if (list.urls.length > settings.inlineUrls && run.startJob) {
+        await run.startJob(list, { ...run, now });
+        continue;
+      }
+      if (left < settings.minListMs) {
+        console.warn(`fanout cron: budget spent, watch list ${list.name} waits for the next tick`);
+        continue;
+      }
       done.push(await runWatchlist(env, store, list, { ...run, now }, left));
     } catch (error) {
       // One list's failure (a D1 error, say) must not cost the lists after it their run.
@@ -78,15 +88,45 @@ export async function runWatchlist(
     },
   });
 
-  const entries = batch.results.map((result, index) => entryFor(index, result, previous.get(result.url) ?? null));
+  return recordRun(env, store, { name: list.name, urls: list.urls }, { cron: run.cron, scheduledTime: run.scheduledTime, startedAt, finishedAt: run.now(), fetch: run.fetch }, batch.results, batch.stats, previous);
+}
+
+/** When a run started and ended, and the fetch its notification goes through. */
+export interface RunTimes {
+  cron: string | null;
+  scheduledTime: number;
+  startedAt: number;
+  finishedAt: number;
+  fetch?: typeof fetch | undefined;
+  /** The run's id; a new one when absent (a job's run uses one made from the job, so it is stored once). */
+  runId?: string | undefined;
+}
+
+/**
+ * Stores a list's run from its results (in input order): compared with the
+ * previous run, saved with each URL's new state, older runs pruned, and the
+ * notification sent. Inline runs and runs that ran as jobs end here alike.
+ */
+export async function recordRun(
+  env: Env,
+  store: WatchStore,
+  list: Pick<WatchList, 'name' | 'urls'>,
+  times: RunTimes,
+  results: readonly PageResult[],
+  stats: BatchStats,
+  known?: Map<string, StoredPrevious>,
+): Promise<RunRecord> {
+  const settings = watchSettings(env);
+  const previous = known ?? (await store.loadState(list.name));
+  const entries = results.map((result, index) => entryFor(index, result, previous.get(result.url) ?? null));
   const record: RunRecord = {
-    id: newRunId(startedAt),
+    id: times.runId ?? newRunId(times.startedAt),
     watchlist: list.name,
-    cron: run.cron,
-    scheduledTime: new Date(run.scheduledTime).toISOString(),
-    startedAt: new Date(startedAt).toISOString(),
-    finishedAt: new Date(run.now()).toISOString(),
-    stats: { ...batch.stats, ...countEntries(entries) },
+    cron: times.cron,
+    scheduledTime: new Date(times.scheduledTime).toISOString(),
+    startedAt: new Date(times.startedAt).toISOString(),
+    finishedAt: new Date(times.finishedAt).toISOString(),
+    stats: { ...stats, ...countEntries(entries) },
     notification: null,
   };
   const memory = entries.map((entry) => memoryOf(entry, previous.get(entry.url) ?? null));
@@ -95,7 +135,7 @@ export async function runWatchlist(
 
   const notable = entries.filter((e) => e.changed || e.state === 'failing' || e.state === 'recovered');
   if (settings.notifyUrl && notable.length > 0) {
-    record.notification = await sendNotification(env, record, notable, run.fetch);
+    record.notification = await sendNotification(env, record, notable, times.fetch);
     await store.setNotification(record.id, record.notification);
   }
   return record;

@@ -8,8 +8,10 @@ import type { WatchList } from './store';
  * fanout plans for 13 minutes so the last writes to D1 land in time.
  */
 export const WATCH_DEFAULTS = {
-  /** Most URLs a watch list may hold (a cron invocation must finish every list it runs). */
-  maxWatchUrls: 200,
+  /** Most URLs a watch list may hold (its URLs are one D1 row, under D1's 2 MB per value). */
+  maxWatchUrls: 5_000,
+  /** Lists up to this many URLs run in the cron invocation; larger ones run as a job (README "Jobs"). */
+  inlineUrls: 200,
   /** Runs kept per list; older ones are pruned in the same invocation. */
   retention: 100,
   /** Wall-time budget of one scheduled invocation, shared by the lists it runs. */
@@ -23,6 +25,7 @@ export const BUILT_IN_LIST = 'default';
 
 export interface WatchSettings {
   maxWatchUrls: number;
+  inlineUrls: number;
   retention: number;
   budgetMs: number;
   minListMs: number;
@@ -34,6 +37,7 @@ export interface WatchSettings {
 export function watchSettings(env: Env): WatchSettings {
   return {
     maxWatchUrls: intVar(env, 'MAX_WATCH_URLS', 1, WATCH_DEFAULTS.maxWatchUrls),
+    inlineUrls: intVar(env, 'WATCH_INLINE_URLS', 1, WATCH_DEFAULTS.inlineUrls),
     retention: intVar(env, 'RUN_RETENTION', 1, WATCH_DEFAULTS.retention),
     budgetMs: WATCH_DEFAULTS.budgetMs,
     minListMs: WATCH_DEFAULTS.minListMs,

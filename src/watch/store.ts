@@ -210,6 +210,21 @@ export class WatchStore {
   }
 
   /** Stores a run, its entries and the new URL state in one transaction (a D1 batch). */
+  /** The last check of some of a list's URLs (the validators a job's chunk sends), in slices under D1's 100 bound parameters. */
+  async loadStateOf(watchlist: string, urls: readonly string[]): Promise<Map<string, StoredPrevious>> {
+    const found = new Map<string, StoredPrevious>();
+    const distinct = [...new Set(urls)];
+    for (let i = 0; i < distinct.length; i += 90) {
+      const slice = distinct.slice(i, i + 90);
+      const { results } = await this.db
+        .prepare(`SELECT url, ok, etag, last_modified, content FROM url_state WHERE watchlist = ?1 AND url IN (${slice.map((_, j) => `?${j + 2}`).join(', ')})`)
+        .bind(watchlist, ...slice)
+        .all<{ url: string; ok: number; etag: string | null; last_modified: string | null; content: string | null }>();
+      for (const row of results) found.set(row.url, { ok: row.ok === 1, etag: row.etag, lastModified: row.last_modified, content: row.content === null ? null : JSON.parse(row.content) });
+    }
+    return found;
+  }
+
   async saveRun(run: RunRecord, entries: RunEntry[], memory: UrlMemory[], listUrls: string[], now: string): Promise<void> {
     await this.db.batch([
       this.db

@@ -72,6 +72,7 @@ describe('README Configuration table', () => {
   it.each([
     ['MAX_WATCH_URLS', WATCH_DEFAULTS.maxWatchUrls],
     ['RUN_RETENTION', WATCH_DEFAULTS.retention],
+    ['WATCH_INLINE_URLS', WATCH_DEFAULTS.inlineUrls],
     ['MAX_JOB_URLS', JOB_DEFAULTS.maxJobUrls],
     ['JOB_RETENTION_DAYS', JOB_DEFAULTS.retentionDays],
     ['JOB_CHUNK_URLS', JOB_DEFAULTS.chunkUrls],
