@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest';
 import type { Env } from '../src/env';
 import { runBatch } from '../src/engine/batch';
 import { normalizeOptions } from '../src/engine/options';
-import { consumeQueue, runChunk } from '../src/jobs/consumer';
+import { consumeQueue, runChunk, storeRun } from '../src/jobs/consumer';
+import { startWatchJob } from '../src/jobs/watch-job';
 import { hostPermits, type HostGate } from '../src/jobs/host-gate';
 import { jobObjects, type FetchJob, type JobSpec } from '../src/jobs/job-object';
 import type { JobStatus } from '../src/jobs/protocol';
@@ -503,7 +504,28 @@ describe('watch lists as jobs', () => {
     expect(second.results.filter((e) => e.notModified).map((e) => e.url)).toEqual(urls.filter((_, i) => i !== 2));
     expect((await stats(scope)).log.filter((e) => e.headers['if-none-match']).length).toBe(5);
   });
+  it('Should store a watch list job\'s run once, even when its store message comes again after a delivery died before saying it was done', async () => {
+    const scope = newScope('watch-job-once');
+    const urls = ['a', 'b', 'c'].map((n) => originUrl(scope, `versioned?name=${n}`));
+    const name = await newList('once', { urls, crons: [ownCron()] });
+    const id = await startWatchJob(env as Env, { name, urls, options: {}, crons: null, createdAt: '', updatedAt: '', builtIn: false }, { cron: null, scheduledTime: Date.now(), now: Date.now });
+    await runsOnce(name, 1);
+    const stub = jobObjects(env).get(jobObjects(env).idFromName(id));
+    // Delivered again after it was stored: the job's object says so.
+    await storeRun({ v: 1, job: id, run: true }, env as Env);
+    // A delivery that stored the run and died before telling the object: the run is found by its id.
+    await runInDurableObject(stub, (_, state) => void state.storage.sql.exec(`UPDATE job SET run_state = 'pending'`));
+    await storeRun({ v: 1, job: id, run: true }, env as Env);
+    expect((await listRuns(name)).runs).toHaveLength(1);
+  });
+
+  it('Should refuse a list whose URLs would not fit one D1 value, with 413 naming urls', async () => {
+    const long = (i: number) => `https://example.com/${String(i).padStart(6, '0')}/${'x'.repeat(7900)}`;
+    const res = await call(`/v1/watchlists/${newScope('huge')}`, jsonInit('PUT', { urls: Array.from({ length: 240 }, (_, i) => long(i)) }));
+    await expectProblem(res, 413, 'body-too-large', 'urls');
+  });
 });
+
 
 describe('DELETE /v1/jobs/:id', () => {
   it('Should cancel a running job: results so far kept, the rest `cancelled`, nothing fetched after', async () => {

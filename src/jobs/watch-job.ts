@@ -15,7 +15,7 @@ export function startsJobs(env: Env): boolean {
  * chunk with the validators of its URLs' last check, and the text hash), and
  * once the job completes a consumer stores the run (consumer.ts storeRun).
  */
-export async function startWatchJob(env: Env, list: WatchList, run: ScheduledRun & { now: () => number }): Promise<void> {
+export async function startWatchJob(env: Env, list: WatchList, run: ScheduledRun & { now: () => number }): Promise<string> {
   const jobs = jobSettings(env);
   const id = crypto.randomUUID().replaceAll('-', '');
   const ns = jobObjects(env);
@@ -34,4 +34,5 @@ export async function startWatchJob(env: Env, list: WatchList, run: ScheduledRun
     watch: { list: list.name, cron: run.cron, scheduledTime: run.scheduledTime, startedAt: run.now() },
   });
   console.log(`fanout cron: watch list ${list.name} (${list.urls.length} URLs) runs as job ${id.slice(0, 8)}`);
+  return id;
 }

@@ -23,7 +23,7 @@ export interface ScheduledRun {
    * Starts a list too large for this invocation as a job (src/jobs/watch-job.ts);
    * without it (no job bindings) every list runs here.
    */
-  startJob?: ((list: WatchList, run: ScheduledRun & { now: () => number }) => Promise<void>) | undefined;
+  startJob?: ((list: WatchList, run: ScheduledRun & { now: () => number }) => Promise<unknown>) | undefined;
 }
 
 /** The fields carried forward from the previous check when the origin answers 304. */
