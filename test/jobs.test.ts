@@ -304,13 +304,13 @@ describe('exactly once', () => {
     expect((await allResults(body.id)).map((r) => r.index)).toEqual([...Array(30).keys()]);
   });
 
-  it('Should lose and duplicate nothing when a consumer dies after writing a chunk\'s results, before recording them; expiry deletes every object', async () => {
+  it('Should lose and duplicate nothing when the first delivery of each chunk dies after writing its results, before recording them; expiry deletes every object', async () => {
     const scope = newScope('job-dies');
     // The local queue runs one delivery at a time: a job held at the gate keeps it busy, so the chunk below is
     // delivered here, by hand, as the queue would deliver it (first a consumer that dies, then a retry).
     const blocker = await directJob([originUrl(scope, 'gate?blocker=1')]);
     await waitForStats(scope, (s) => s.held === 1);
-    const { id, stub } = await directJob(many(scope, 'page', 5));
+    const { id, stub } = await directJob(many(scope, 'page', 30));
     const real = jobObjects(env);
     // The first delivery's object write goes through; its record call dies with the invocation.
     const dying = {
@@ -320,18 +320,19 @@ describe('exactly once', () => {
         return { claim: (chunk: number) => job.claim(chunk), status: () => job.status(), record: async () => Promise.reject(new Error('the invocation was killed')) };
       },
     };
+    // Both chunks (25 and 5 URLs): the first delivery of each dies, the second is the queue's retry.
     const deliver = async (attempts: number, jobs: unknown) => {
-      const batch = createMessageBatch<unknown>('fanout-jobs', [{ id: `m${attempts}`, timestamp: new Date(), attempts, body: { v: 1, job: id, chunk: 0 } }]);
+      const batch = createMessageBatch<unknown>('fanout-jobs', [0, 1].map((chunk) => ({ id: `c${chunk}-m${attempts}`, timestamp: new Date(), attempts, body: { v: 1, job: id, chunk } })));
       await consumeQueue(batch, { ...(env as Env), JOBS: jobs as DurableObjectNamespace });
       return getQueueResult(batch, createExecutionContext());
     };
-    expect((await deliver(1, dying)).retryMessages.map((m) => m.msgId)).toEqual(['m1']);
+    expect((await deliver(1, dying)).retryMessages.map((m) => m.msgId)).toEqual(['c0-m1', 'c1-m1']);
     expect(await stub.status()).toMatchObject({ done: 0 });
-    expect(await objectsOf(id)).toHaveLength(1); // written, never recorded
-    expect((await deliver(2, real)).explicitAcks).toEqual(['m2']);
-    expect(await stub.status()).toMatchObject({ status: 'completed', done: 5, ok: 5 });
-    expect((await allResults(id)).map((r) => r.index)).toEqual([0, 1, 2, 3, 4]);
-    expect(await objectsOf(id)).toHaveLength(2);
+    expect(await objectsOf(id)).toHaveLength(2); // written, never recorded
+    expect((await deliver(2, real)).explicitAcks).toEqual(['c0-m2', 'c1-m2']);
+    expect(await stub.status()).toMatchObject({ status: 'completed', done: 30, ok: 30, failed: 0 });
+    expect((await allResults(id)).map((r) => r.index)).toEqual([...Array(30).keys()]);
+    expect(await objectsOf(id)).toHaveLength(4);
     // At expiry the job's storage goes, and every object under its prefix, the orphan included.
     await runInDurableObject(stub, (_, state) => void state.storage.sql.exec('UPDATE job SET expires_at = 0'));
     await runDurableObjectAlarm(stub);
