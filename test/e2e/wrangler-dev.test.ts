@@ -9,10 +9,12 @@
  * root globalSetup, exactly as for the workerd tests. wrangler dev is started by
  * bench/lib/wrangler.mjs, the launcher the bench uses too.
  */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWranglerDev, type WranglerDev } from '../../bench/lib/wrangler.mjs';
 import { expectProblem } from '../helpers/problem';
@@ -394,5 +396,87 @@ describe('fanout under wrangler dev', () => {
       await expectProblem(res, 405, 'method');
       expect(res.headers.get('allow')).toBe('GET, POST');
     });
+  });
+});
+
+/** Runs the real CLI (bin/fanout.mjs) against wrangler dev: its exit code and what it printed. */
+function cli(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'fanout.mjs'), ...args], {
+      env: { ...process.env, FANOUT_URL: dev.base, FANOUT_TOKEN: TOKEN },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+describe('the CLI (bin/fanout.mjs) against wrangler dev', () => {
+  const listFile = (lines: string[]) => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'fanout-cli-')), 'urls.txt');
+    writeFileSync(file, `# a list\n${lines.join('\n')}\n\n`);
+    return file;
+  };
+
+  it('Should print a table of a file\'s URLs and exit 1 when one failed; --fail-on none or another code exits 0', async () => {
+    const scope = newScope('e2e-cli-table');
+    const file = listFile([originUrl(scope, 'page?title=First'), 'ftp://example.com/x', originUrl(scope, 'page?title=Second')]);
+    const failed = await cli([file]);
+    expect(failed.code, failed.stderr).toBe(1);
+    const rows = failed.stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/^#\s+status\s+result\s+time\s+title\s+url$/);
+    expect(rows.slice(1).map((row) => row.split(/\s{2,}/)[2])).toEqual(['ok', 'invalid_url', 'ok']);
+    expect(failed.stdout).toContain('First');
+    expect(failed.stdout).toContain('Second');
+    expect((await cli([file, '--fail-on', 'none'])).code).toBe(0);
+    expect((await cli([file, '--fail-on', 'timeout,http_status'])).code).toBe(0);
+    expect((await cli([file, '--fail-on', 'invalid_url'])).code).toBe(1);
+  });
+
+  it('Should read stdin with -, answer --json in input order and --ndjson line by line, with API options as flags', async () => {
+    const scope = newScope('e2e-cli-json');
+    const urls = [originUrl(scope, 'page?title=One'), originUrl(scope, 'page?title=Two')];
+    const json = await cli(['-', '--json', '--snippet-length', '12'], urls.join('\n'));
+    expect(json.code, json.stderr).toBe(0);
+    const body = JSON.parse(json.stdout) as { results: ResultLine[] & { snippet: string }[]; stats: { total: number; ok: number } };
+    expect(body.results.map((r) => [r.url, r.title])).toEqual([[urls[0], 'One'], [urls[1], 'Two']]);
+    expect(body.results.every((r) => (r as unknown as { snippet: string }).snippet.length <= 12)).toBe(true);
+    expect(body.stats).toMatchObject({ total: 2, ok: 2 });
+    const ndjson = await cli(['-', '--ndjson'], urls.join('\n'));
+    const lines = ndjson.stdout.trim().split('\n').map((line) => JSON.parse(line) as ResultLine);
+    expect(lines.map((r) => r.index).sort()).toEqual([0, 1]);
+  });
+
+  it('Should write one Markdown file per page with --markdown DIR', async () => {
+    const scope = newScope('e2e-cli-md');
+    const dir = mkdtempSync(path.join(tmpdir(), 'fanout-md-'));
+    const run = await cli(['-', '--markdown', dir], originUrl(scope, 'fixture/content-blog.html?ct=text%2Fhtml'));
+    expect(run.code, run.stderr).toBe(0);
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(1);
+    const text = readFileSync(path.join(dir, files[0]!), 'utf8');
+    expect(text).toMatch(/^<!-- http:\/\/127\.0\.0\.1:\d+\/s\/e2e-cli-md/);
+    expect(text).toMatch(/^#{1,2} /m);
+  });
+
+  it('Should run a list over MAX_URLS as a job and print every result', async () => {
+    const scope = newScope('e2e-cli-job');
+    const urls = Array.from({ length: 130 }, (_, i) => originUrl(scope, `page?title=P${i}`));
+    const run = await cli(['-', '--json', '--respect-robots', 'false'], urls.join('\n'));
+    expect(run.code, run.stderr).toBe(0);
+    const body = JSON.parse(run.stdout) as { results: ResultLine[] };
+    expect(body.results.map((r) => r.title)).toEqual(urls.map((_, i) => `P${i}`));
+    expect((await stats(scope)).requests).toBe(130);
+  });
+
+  it('Should refuse a bad flag with exit 2 and say why', async () => {
+    const run = await cli(['-', '--concurrency', 'many']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--concurrency takes a whole number');
   });
 });
