@@ -447,6 +447,8 @@ describe('the CLI (bin/fanout.mjs) against wrangler dev', () => {
     expect(body.results.map((r) => [r.url, r.title])).toEqual([[urls[0], 'One'], [urls[1], 'Two']]);
     expect(body.results.every((r) => (r as unknown as { snippet: string }).snippet.length <= 12)).toBe(true);
     expect(body.stats).toMatchObject({ total: 2, ok: 2 });
+    // stderr is a pipe here, not a terminal: no progress bar.
+    expect(json.stderr).toBe('');
     const ndjson = await cli(['-', '--ndjson'], urls.join('\n'));
     const lines = ndjson.stdout.trim().split('\n').map((line) => JSON.parse(line) as ResultLine);
     expect(lines.map((r) => r.index).sort()).toEqual([0, 1]);
