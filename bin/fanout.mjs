@@ -8,6 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { ndjson } from '../client/index.mjs';
 
 const HELP = `Usage: fanout [options] <file|->
 
@@ -165,22 +166,7 @@ async function* batch(opts, urls) {
     throw new ServiceError(`${res.status}: ${body.detail ?? 'request too large'}`);
   }
   if (!res.ok) throw new ServiceError(await problem(res));
-  yield* lines(res.body);
-}
-
-async function* lines(body) {
-  const decoder = new TextDecoder();
-  let buffered = '';
-  for await (const chunk of body) {
-    buffered += decoder.decode(chunk, { stream: true });
-    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, nl).trim();
-      buffered = buffered.slice(nl + 1);
-      if (!line) continue;
-      const parsed = JSON.parse(line);
-      if (parsed.index !== undefined) yield parsed;
-    }
-  }
+  for await (const line of ndjson(res.body)) if (line.index !== undefined) yield line;
 }
 
 /** A list over MAX_URLS: POST /v1/jobs, then read its results as they are recorded. */

@@ -10,8 +10,8 @@ import { limitBody, methodNotAllowed, requireJson, validJson, validQuery, type A
 import { problem, problemResponse } from './problem';
 import type { BatchStats, PageResult } from './result';
 import { queryToRequest, requestSchemaFor, type FetchRequest } from './schema';
-import { registerJobRoutes } from './jobs/routes';
-import { registerWatchRoutes } from './watch/routes';
+import { jobRoutes } from './jobs/routes';
+import { watchRoutes } from './watch/routes';
 
 /** The HTTP API: routes only; the work is in engine/. */
 export const app = new Hono<AppEnv>();
@@ -134,12 +134,16 @@ function wantsNdjson(accept: string | undefined): boolean {
   return !!accept && /application\/(x-ndjson|ndjson|jsonl)/i.test(accept);
 }
 
-app.post('/v1/fetch', limitBody, requireJson, validJson(requestSchemaFor), (c) => answer(c, c.req.valid('json')));
-app.get('/v1/fetch', validQuery(requestSchemaFor, queryToRequest), (c) => answer(c, c.req.valid('query')));
+const api = app
+  .post('/v1/fetch', limitBody, requireJson, validJson(requestSchemaFor), (c) => answer(c, c.req.valid('json')))
+  .get('/v1/fetch', validQuery(requestSchemaFor, queryToRequest), (c) => answer(c, c.req.valid('query')))
+  .route('/', watchRoutes)
+  .route('/', jobRoutes);
+
+/** The API's routes and their inputs, for Hono's typed client (`hc<AppType>`). */
+export type AppType = typeof api;
 
 app.all('/v1/fetch', methodNotAllowed(['GET', 'POST']));
-registerWatchRoutes(app);
-registerJobRoutes(app);
 app.all('/health', methodNotAllowed(['GET']));
 
 app.notFound((c) => problem('not-found', `no route for ${c.req.method} ${c.req.path}`, { errors: [{ field: 'path', message: 'unknown route' }] }));

@@ -4,6 +4,7 @@
  * makespan and first result (measured here, client-side), CPU ms of the contender's own
  * process(es) from /proc, peak RSS growth, and the per-URL results for checking.
  */
+import { ndjson as ndjsonLines } from '../../client/index.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
@@ -88,19 +89,10 @@ export function fanoutContender(dev, name = 'fanout') {
       let results;
       if (ndjson) {
         results = new Array(urls.length);
-        const decoder = new TextDecoder();
-        let buffered = '';
-        for await (const chunk of res.body) {
-          buffered += decoder.decode(chunk, { stream: true });
-          for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-            const line = buffered.slice(0, nl).trim();
-            buffered = buffered.slice(nl + 1);
-            if (!line) continue;
-            const parsed = JSON.parse(line);
-            if (parsed.index === undefined) continue;
-            firstResultMs ??= performance.now() - t0;
-            results[parsed.index] = parsed;
-          }
+        for await (const parsed of ndjsonLines(res.body)) {
+          if (parsed.index === undefined) continue;
+          firstResultMs ??= performance.now() - t0;
+          results[parsed.index] = parsed;
         }
       } else {
         const text = await res.text();

@@ -1,4 +1,4 @@
-import type { Context, Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { stream } from 'hono/streaming';
 import * as z from 'zod/mini';
@@ -117,8 +117,9 @@ function links(c: Context<AppEnv>, job: JobStatus) {
   return { statusUrl: `${base}/v1/jobs/${job.id}`, resultsUrl: `${base}/v1/jobs/${job.id}/results` };
 }
 
-export function registerJobRoutes(app: Hono<AppEnv>): void {
-  app.post('/v1/jobs', limitJobBody, async (c) => {
+/** The jobs routes, mounted by the app after its auth middleware (typed for `hc<AppType>`). */
+export const jobRoutes = new Hono<AppEnv>()
+  .post('/v1/jobs', limitJobBody, async (c) => {
     const input = await jobInput(c);
     const parsed = z.safeParse(jobSchemaFor(c.env), input);
     if (!parsed.success) return validationProblem(parsed.error);
@@ -172,9 +173,9 @@ export function registerJobRoutes(app: Hono<AppEnv>): void {
     }
     const job = created.job;
     return c.json({ id, status: job.status, total: job.total, ...links(c, job) }, created.existing ? 200 : 202);
-  });
+  })
 
-  app.get('/v1/jobs', validQuery(() => listQuery), async (c) => {
+  .get('/v1/jobs', validQuery(() => listQuery), async (c) => {
     namespace(c.env);
     if (!c.env.DB) throw new ConfigError('the D1 binding DB is missing; see README "Deploying"');
     const { cursor, limit = JOBS_PAGE.default } = c.req.valid('query');
@@ -191,13 +192,13 @@ export function registerJobRoutes(app: Hono<AppEnv>): void {
     for (const job of await Promise.all(page.map((row) => ns.get(ns.idFromName(row.id)).status()))) if (job) jobs.push(job);
     const last = page.at(-1);
     return c.json({ jobs, nextCursor: results.length > limit && last ? `${String(last.created_at).padStart(13, '0')}-${last.id}` : null });
-  });
+  })
 
-  app.get('/v1/jobs/:id', async (c) => c.json((await (await ownedJob(c, c.req.param('id'))).status())!));
+  .get('/v1/jobs/:id', async (c) => c.json((await (await ownedJob(c, c.req.param('id'))).status())!))
 
-  app.delete('/v1/jobs/:id', async (c) => c.json((await (await ownedJob(c, c.req.param('id'))).cancel())!));
+  .delete('/v1/jobs/:id', async (c) => c.json((await (await ownedJob(c, c.req.param('id'))).cancel())!))
 
-  app.get('/v1/jobs/:id/results', validQuery(() => resultsQuery), async (c) => {
+  .get('/v1/jobs/:id/results', validQuery(() => resultsQuery), async (c) => {
     const stub = await ownedJob(c, c.req.param('id'));
     const { cursor = 0, limit = RESULTS_PAGE.default, status } = c.req.valid('query');
     const keep = status === undefined ? () => true : (r: PageResult) => r.ok === (status === 'ok');
@@ -222,12 +223,11 @@ export function registerJobRoutes(app: Hono<AppEnv>): void {
     const page = await results.page(cursor, limit, keep);
     const job = (await stub.status())!;
     return c.json({ id: job.id, status: job.status, total: job.total, done: job.done, results: page.results, nextCursor: page.nextCursor });
-  });
+  })
 
-  app.all('/v1/jobs', methodNotAllowed(['GET', 'POST']));
-  app.all('/v1/jobs/:id', methodNotAllowed(['GET', 'DELETE']));
-  app.all('/v1/jobs/:id/results', methodNotAllowed(['GET']));
-}
+  .all('/v1/jobs', methodNotAllowed(['GET', 'POST']))
+  .all('/v1/jobs/:id', methodNotAllowed(['GET', 'DELETE']))
+  .all('/v1/jobs/:id/results', methodNotAllowed(['GET']));
 
 /**
  * The job request from the body, by its Content-Type: a JSON object (the

@@ -1,4 +1,4 @@
-import type { Context, Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import * as z from 'zod/mini';
 import { limitsFromEnv } from '../config';
 import type { Env } from '../env';
@@ -101,8 +101,9 @@ const limitListBody = bodyLimit({
 });
 
 /** Adds the watch-list routes to the app (after its auth middleware). */
-export function registerWatchRoutes(app: Hono<AppEnv>): void {
-  app.put('/v1/watchlists/:name', limitListBody, requireJson, validJson(listSchemaFor), async (c) => {
+/** The watch-list routes, mounted by the app after its auth middleware (typed for `hc<AppType>`). */
+export const watchRoutes = new Hono<AppEnv>()
+  .put('/v1/watchlists/:name', limitListBody, requireJson, validJson(listSchemaFor), async (c) => {
     const name = c.req.param('name');
     checkName(name);
     if (name === BUILT_IN_LIST) {
@@ -118,21 +119,21 @@ export function registerWatchRoutes(app: Hono<AppEnv>): void {
     }
     const { list, created } = await store(c).putList({ name, urls, options, crons: crons ?? null }, new Date().toISOString());
     return c.json(list, created ? 201 : 200);
-  });
+  })
 
-  app.get('/v1/watchlists', async (c) => {
+  .get('/v1/watchlists', async (c) => {
     const lists = [...builtInList(c.env), ...(await store(c).listLists())];
     return c.json({
       watchlists: lists.map(({ urls, ...list }) => ({ ...list, urlCount: urls.length })),
     });
-  });
+  })
 
-  app.get('/v1/watchlists/:name', async (c) => {
+  .get('/v1/watchlists/:name', async (c) => {
     const list = await findList(c, c.req.param('name'));
     return list ? c.json(list) : notFound(`watch list ${JSON.stringify(c.req.param('name'))}`, 'name');
-  });
+  })
 
-  app.delete('/v1/watchlists/:name', async (c) => {
+  .delete('/v1/watchlists/:name', async (c) => {
     const name = c.req.param('name');
     if (name === BUILT_IN_LIST && builtInList(c.env).length > 0) {
       throw new ProblemError('conflict', `"${BUILT_IN_LIST}" comes from the WATCH_URLS var; change the var to change it`, {
@@ -140,35 +141,34 @@ export function registerWatchRoutes(app: Hono<AppEnv>): void {
       });
     }
     return (await store(c).deleteList(name)) ? c.body(null, 204) : notFound(`watch list ${JSON.stringify(name)}`, 'name');
-  });
+  })
 
-  app.get('/v1/runs', validQuery(() => runsQuery), async (c) => {
+  .get('/v1/runs', validQuery(() => runsQuery), async (c) => {
     const query = c.req.valid('query');
     const page = await store(c).listRuns({ watchlist: query.watchlist, limit: query.limit ?? RUNS_PAGE.default, cursor: query.cursor });
     return c.json(page);
-  });
+  })
 
-  app.get('/v1/runs/latest', async (c) => {
+  .get('/v1/runs/latest', async (c) => {
     const name = c.req.query('watchlist') ?? BUILT_IN_LIST;
     const run = await store(c).latestRun(name);
     return run ? c.json(run) : notFound(`run yet for watch list ${JSON.stringify(name)}`, 'watchlist');
-  });
+  })
 
-  app.get('/v1/runs/:id', async (c) => {
+  .get('/v1/runs/:id', async (c) => {
     const run = await store(c).getRun(c.req.param('id'));
     return run ? c.json(run) : notFound(`run ${JSON.stringify(c.req.param('id'))}`, 'id');
-  });
+  })
 
-  app.get('/v1/changes', validQuery(() => changesQuery), async (c) => {
+  .get('/v1/changes', validQuery(() => changesQuery), async (c) => {
     const query = c.req.valid('query');
     const since = query.since ? new Date(query.since).toISOString() : new Date(Date.now() - CHANGES_DEFAULT_WINDOW_MS).toISOString();
     const changes = await store(c).changesSince({ since, watchlist: query.watchlist, limit: query.limit ?? CHANGES_PAGE.default });
     return c.json({ since, changes });
-  });
+  })
 
-  app.all('/v1/watchlists', methodNotAllowed(['GET']));
-  app.all('/v1/watchlists/:name', methodNotAllowed(['GET', 'PUT', 'DELETE']));
-  app.all('/v1/runs', methodNotAllowed(['GET']));
-  app.all('/v1/runs/:id', methodNotAllowed(['GET']));
-  app.all('/v1/changes', methodNotAllowed(['GET']));
-}
+  .all('/v1/watchlists', methodNotAllowed(['GET']))
+  .all('/v1/watchlists/:name', methodNotAllowed(['GET', 'PUT', 'DELETE']))
+  .all('/v1/runs', methodNotAllowed(['GET']))
+  .all('/v1/runs/:id', methodNotAllowed(['GET']))
+  .all('/v1/changes', methodNotAllowed(['GET']));
