@@ -6,6 +6,9 @@ import type { AppType } from '../src/app';
 import type { BatchResult, PageResult } from '../src/result';
 import type { FetchRequest } from '../src/schema';
 
+/** The app's route types, for `hc<AppType>` without the client's extras. */
+export type { AppType };
+
 /** The options of POST /v1/fetch (everything but `urls`). */
 export type FetchOptions = Omit<FetchRequest, 'urls'>;
 

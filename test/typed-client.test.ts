@@ -7,7 +7,8 @@
 import { createExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { createClient, FanoutError } from '../client/index.mjs';
+import { hc } from 'hono/client';
+import { createClient, FanoutError, type AppType } from '../client/index.mjs';
 import type { Env } from '../src/env';
 import worker from '../src/index';
 import { BASE } from './helpers/worker';
@@ -24,6 +25,10 @@ describe('the typed client', () => {
     void api.v1.fetch.$post({ json: { urls: ['ftp://a.test/'], concurreny: 3 } }).catch(() => {});
     const scope = newScope('client-api');
     const res = await api.v1.fetch.$post({ json: { urls: [originUrl(scope, 'page?title=Typed')], concurrency: 2 } });
+    // The same type, exported for hc itself.
+    const bare = hc<AppType>(BASE, { fetch: viaWorker });
+    // @ts-expect-error maxBytes is a number
+    void bare.v1.fetch.$post({ json: { urls: ['ftp://a.test/'], maxBytes: '1k' } }).catch(() => {});
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toMatchObject({ results: [{ ok: true, title: 'Typed' }] });
