@@ -465,6 +465,32 @@ describe('webhooks', () => {
     expect((await hooks(refused)).map((h) => h.status)).toEqual([410]);
   });
 
+  it('Should give up events it can no longer sign (WEBHOOK_SECRET gone) instead of running its alarm again at once', async () => {
+    const scope = newScope('job-hook-unsigned');
+    const { body } = await submit({ urls: [originUrl(scope, 'page')], webhook: { url: originUrl(scope, 'hook'), events: ['job.completed'] } });
+    await waitForJob(body.id, (j) => j.status === 'completed');
+    await waitFor(async () => (await hooks(scope)).length === 1, { timeoutMs: 10_000, message: 'job.completed delivered' });
+    const stub = jobObjects(env).get(jobObjects(env).idFromName(body.id));
+    const after = await runInDurableObject(stub, async (instance, state) => {
+      // An event still due, on a deployment whose secret is gone.
+      state.storage.sql.exec(`INSERT INTO outbox (event, chunk, created_at, next_at) VALUES ('job.completed', NULL, 0, 0)`);
+      const live = instance as unknown as { env: { WEBHOOK_SECRET?: string } };
+      const secret = live.env.WEBHOOK_SECRET;
+      live.env.WEBHOOK_SECRET = undefined;
+      try {
+        await instance.alarm();
+      } finally {
+        live.env.WEBHOOK_SECRET = secret;
+      }
+      const row = state.storage.sql.exec<{ sent: number; last_error: string | null }>('SELECT sent, last_error FROM outbox ORDER BY id DESC LIMIT 1').one();
+      return { row, alarm: await state.storage.getAlarm() };
+    });
+    expect(after.row).toEqual({ sent: 1, last_error: 'no WEBHOOK_SECRET' });
+    // The next alarm is the job's expiry, not now.
+    expect(after.alarm! - Date.now()).toBeGreaterThan(86_400_000);
+    expect(await hooks(scope)).toHaveLength(1);
+  });
+
   it('Should refuse a webhook to a blocked address, and one on a deployment without WEBHOOK_SECRET, naming the field', async () => {
     const res = await withEnv({ ALLOW_PRIVATE_HOSTS: 'false' }, '/v1/jobs', jsonInit('POST', { urls: ['https://example.com/'], webhook: { url: 'http://169.254.169.254/hook' } }));
     await expectProblem(res, 400, 'invalid-request', 'webhook.url');

@@ -361,7 +361,12 @@ export class FetchJob extends DurableObject<JobEnv> {
     }
     const webhook = this.#webhook();
     const secret = this.env.WEBHOOK_SECRET;
-    if (!webhook || !secret) return;
+    if (!webhook || !secret) {
+      // The deployment lost its WEBHOOK_SECRET after the job was made: its events cannot be signed, so they are given up
+      // (else they would stay due and the alarm would run again at once, for ever).
+      this.#sql.exec(`UPDATE outbox SET sent = 1, last_error = 'no WEBHOOK_SECRET' WHERE sent = 0 AND event != 'watch.run'`);
+      return;
+    }
     const due = this.#sql.exec<EventRow>(`SELECT * FROM outbox WHERE sent = 0 AND event != 'watch.run' AND next_at <= ? ORDER BY id`, now).toArray();
     for (const row of due) {
       const body = JSON.stringify({ event: row.event, id: `${job.id}-${row.id}`, jobId: job.id, createdAt: new Date(now).toISOString(), data: await this.#eventData(row), metadata: webhook.metadata ?? null });
