@@ -546,6 +546,26 @@ describe('watch lists as jobs', () => {
     expect((await listRuns(name)).runs).toHaveLength(1);
   });
 
+  it('Should send a watch list job\'s run again when the consumer that claimed it never said it was stored', async () => {
+    const scope = newScope('watch-job-lapse');
+    const urls = ['a', 'b'].map((n) => originUrl(scope, `versioned?name=${n}`));
+    const name = await newList('lapse', { urls, crons: [ownCron()] });
+    // A job whose run message is lost: the job completes, its run is claimed (as by a consumer that then dies), nothing is stored.
+    const id = await startWatchJob(env as Env, { name, urls, options: {}, crons: null, createdAt: '', updatedAt: '', builtIn: false }, { cron: null, scheduledTime: Date.now(), now: Date.now });
+    const stub = jobObjects(env).get(jobObjects(env).idFromName(id));
+    await waitFor(async () => (await stub.status())!.status === 'completed', { timeoutMs: 10_000 });
+    await runsOnce(name, 1);
+    await runInDurableObject(stub, (_, state) => void state.storage.sql.exec(`UPDATE job SET run_state = 'recording', run_claimed_at = 1`));
+    const store = env.DB;
+    await store.prepare('DELETE FROM run_results WHERE run_id IN (SELECT id FROM runs WHERE watchlist = ?)').bind(name).run();
+    await store.prepare('DELETE FROM runs WHERE watchlist = ?').bind(name).run();
+    expect((await listRuns(name)).runs).toHaveLength(0);
+    // The claim has lapsed: the alarm sends the run again, and a consumer stores it.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const [run] = await runsOnce(name, 1);
+    expect(run!.stats).toMatchObject({ total: 2 });
+  });
+
   it('Should refuse a list whose URLs would not fit one D1 value, with 413 naming urls', async () => {
     const long = (i: number) => `https://example.com/${String(i).padStart(6, '0')}/${'x'.repeat(7900)}`;
     const res = await call(`/v1/watchlists/${newScope('huge')}`, jsonInit('PUT', { urls: Array.from({ length: 240 }, (_, i) => long(i)) }));

@@ -209,11 +209,14 @@ export class FetchJob extends DurableObject<JobEnv> {
    * time (a claim lapses after RUN_CLAIM_MS, for a consumer that died), and
    * never again once `runRecorded` was called.
    */
-  runWork(now = Date.now()): RunWork | null {
+  async runWork(now = Date.now()): Promise<RunWork | null> {
     const job = this.#job();
     if (!job?.watch || job.finished_at === null || job.run_state === 'recorded') return null;
     if (job.run_state === 'recording' && job.run_claimed_at !== null && now - job.run_claimed_at < RUN_CLAIM_MS) return null;
     this.#sql.exec(`UPDATE job SET run_state = 'recording', run_claimed_at = ?`, now);
+    // The alarm looks again when the claim lapses, in case this consumer dies before runRecorded.
+    const at = await this.ctx.storage.getAlarm();
+    if (at === null || at > now + RUN_CLAIM_MS) await this.ctx.storage.setAlarm(now + RUN_CLAIM_MS);
     return { watch: JSON.parse(job.watch) as WatchSpec, finishedAt: job.finished_at, total: job.total };
   }
 
@@ -307,6 +310,14 @@ export class FetchJob extends DurableObject<JobEnv> {
       if (spent.length > 0) this.ctx.storage.transactionSync(() => spent.forEach((row) => this.#end('unprocessed', 'unprocessed', now, row.chunk)));
       await this.#send(stale.filter((row) => row.sends < job.max_sends), now);
     }
+    // A watch list's run claimed by a consumer that never said it was stored (it died): send the run again.
+    const claimed = this.#job()!;
+    if (claimed.watch && claimed.run_state === 'recording' && claimed.run_claimed_at !== null && now - claimed.run_claimed_at >= RUN_CLAIM_MS) {
+      this.ctx.storage.transactionSync(() => {
+        this.#sql.exec(`UPDATE job SET run_state = 'pending', run_claimed_at = NULL`);
+        this.#sql.exec(`INSERT INTO outbox (event, chunk, created_at, next_at) VALUES ('watch.run', NULL, ?, ?)`, now, now);
+      });
+    }
     await this.#deliverDue(now);
     await this.ctx.storage.setAlarm(this.#nextAlarm(now));
   }
@@ -322,7 +333,9 @@ export class FetchJob extends DurableObject<JobEnv> {
   #nextAlarm(now: number): number {
     const job = this.#job()!;
     const due = this.#sql.exec<{ at: number | null }>('SELECT MIN(next_at) AS at FROM outbox WHERE sent = 0').one().at;
-    const base = FINISHED.has(job.status) ? job.expires_at : now + job.redrive_ms;
+    let base = FINISHED.has(job.status) ? job.expires_at : now + job.redrive_ms;
+    // A run being stored is looked at again when its claim lapses.
+    if (job.watch && job.run_state === 'recording' && job.run_claimed_at !== null) base = Math.min(base, job.run_claimed_at + RUN_CLAIM_MS);
     return due === null ? base : Math.min(base, Math.max(due, now));
   }
 
