@@ -13,7 +13,7 @@ export const JOB_DEFAULTS = {
   maxJobUrls: 100_000,
   /** Days a job and its results are kept after it is created (JOB_RETENTION_DAYS). */
   retentionDays: 7,
-  /** URLs per queue message (JOB_CHUNK_URLS): 25 URLs with the default 2 retries stay under 100 subrequests. */
+  /** URLs per queue message (JOB_CHUNK_URLS): 25 URLs with the default one retry make at most 50 requests, plus redirects and robots.txt. */
   chunkUrls: 25,
   /** A chunk sent this long ago and still not recorded is sent again by the job's alarm (JOB_REDRIVE_MS). */
   redriveMs: 10 * 60_000,
