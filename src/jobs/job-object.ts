@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
-import { UnprocessedFailure } from '../errors';
-import { failedResult, type ErrorCode, type PageResult } from '../result';
+import type { ErrorCode } from '../result';
 import { SEND_BATCH_MESSAGES, type ChunkMessage, type ChunkSummary, type ChunkView, type JobStatus, type JobStatusName, type RunMessage, type WatchSpec } from './protocol';
+import { chunkResults } from './results';
 import { deliver, WEBHOOK_ATTEMPTS, webhookBackoffMs, type Webhook, type WebhookEvent } from './webhook';
 
 /** The bindings and vars a job's object uses (the Worker's Env has them; named here so src/env.ts needs nothing from jobs/). */
@@ -145,6 +145,8 @@ const FINISHED: ReadonlySet<JobStatusName> = new Set(['completed', 'cancelled', 
  */
 export class FetchJob extends DurableObject<JobEnv> {
   readonly #sql: SqlStorage;
+  /** Whether this object's tables exist (known once seen: only expiry's deleteAll removes them). */
+  #created = false;
 
   constructor(ctx: DurableObjectState, env: JobEnv) {
     super(ctx, env);
@@ -275,12 +277,7 @@ export class FetchJob extends DurableObject<JobEnv> {
     const rows = this.#sql
       .exec<ChunkRow>('SELECT * FROM chunks WHERE last >= ? AND first < ? ORDER BY chunk', from, from + limit)
       .toArray();
-    return rows.map((row): ChunkView => {
-      const { first, last } = row;
-      if (row.state === 'done') return { state: 'done', first, last, object: row.object! };
-      if (row.state === 'queued') return { state: 'queued', first, last };
-      return { state: row.state, first, last, urls: JSON.parse(row.urls) as string[] };
-    });
+    return rows.map(viewOf);
   }
 
   /**
@@ -299,6 +296,7 @@ export class FetchJob extends DurableObject<JobEnv> {
       for (let keys = await this.#objectsLeft(bucket); keys.length > 0; keys = await this.#objectsLeft(bucket)) await bucket!.delete(keys);
       await this.env.DB?.prepare('DELETE FROM jobs WHERE id = ?').bind(job.id).run();
       await this.ctx.storage.deleteAll();
+      this.#created = false;
       await this.ctx.storage.deleteAlarm();
       return;
     }
@@ -406,15 +404,9 @@ export class FetchJob extends DurableObject<JobEnv> {
   /** An event's `data`: the job for job-level events; the chunk's results (failures only for job.failed_page) for page events. */
   async #eventData(row: EventRow): Promise<unknown> {
     if (row.chunk === null) return this.status();
-    const chunk = this.#sql.exec<ChunkRow>('SELECT * FROM chunks WHERE chunk = ?', row.chunk).one();
-    let results: (PageResult & { index: number })[] = [];
-    if (chunk.state === 'done' && chunk.object) {
-      const object = await this.env.RESULTS?.get(chunk.object);
-      const text = object ? await object.text() : '';
-      results = text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as PageResult & { index: number });
-    } else if (chunk.state === 'unprocessed') {
-      results = (JSON.parse(chunk.urls) as string[]).map((url, i) => ({ index: chunk.first + i, ...failedResult(url, new UnprocessedFailure()) }));
-    }
+    const view = viewOf(this.#sql.exec<ChunkRow>('SELECT * FROM chunks WHERE chunk = ?', row.chunk).one());
+    // A page event is written only for a chunk that has its results (recorded or unprocessed).
+    const results = view.state === 'queued' ? [] : await chunkResults(view, this.env.RESULTS);
     return { results: row.event === 'job.failed_page' ? results.filter((r) => !r.ok) : results };
   }
 
@@ -471,8 +463,9 @@ export class FetchJob extends DurableObject<JobEnv> {
   }
 
   #job(): JobRow | undefined {
-    if (this.#sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'job'`).toArray().length === 0) return undefined;
-    return this.#sql.exec<JobRow>('SELECT * FROM job').toArray()[0];
+    // The tables exist once a job was created; an object probed for an unknown id gets none, and writes nothing.
+    if (!this.#created) this.#created = this.#sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'job'`).toArray().length > 0;
+    return this.#created ? this.#sql.exec<JobRow>('SELECT * FROM job').toArray()[0] : undefined;
   }
 
   #errors(): JobStatus['errors'] {
@@ -480,6 +473,14 @@ export class FetchJob extends DurableObject<JobEnv> {
     for (const { code, count } of this.#sql.exec<{ code: ErrorCode; count: number }>('SELECT code, count FROM errors ORDER BY code')) errors[code] = count;
     return errors;
   }
+}
+
+/** A chunk as the results reader sees it. */
+function viewOf(row: ChunkRow): ChunkView {
+  const { first, last } = row;
+  if (row.state === 'done') return { state: 'done', first, last, object: row.object! };
+  if (row.state === 'queued') return { state: 'queued', first, last };
+  return { state: row.state, first, last, urls: JSON.parse(row.urls) as string[] };
 }
 
 /** The API's view of a job row. */

@@ -1,10 +1,27 @@
 import { CancelledFailure, UnprocessedFailure } from '../errors';
 import { failedResult, type PageResult } from '../result';
-import type { FetchJob } from './job-object';
 import type { ChunkView } from './protocol';
 
 /** One result of a job, with its input index. */
 export type IndexedResult = PageResult & { index: number };
+
+/**
+ * A finished chunk's results, in input order: a recorded chunk's from its R2
+ * object, a cancelled or unprocessed chunk's written from its URLs. The results
+ * pages and the job's webhook events both read chunks this way.
+ */
+export async function chunkResults(chunk: Exclude<ChunkView, { state: 'queued' }>, bucket: R2Bucket | undefined): Promise<IndexedResult[]> {
+  if (chunk.state !== 'done') {
+    const failure = chunk.state === 'cancelled' ? new CancelledFailure() : new UnprocessedFailure();
+    return chunk.urls.map((url, i) => ({ index: chunk.first + i, ...failedResult(url, failure) }));
+  }
+  const object = await bucket?.get(chunk.object);
+  if (!object) throw new Error(`job results object ${chunk.object} is missing`);
+  return (await object.text())
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as IndexedResult);
+}
 
 /**
  * Reads a job's results in input order from its chunks: recorded chunks from
@@ -14,7 +31,7 @@ export type IndexedResult = PageResult & { index: number };
  */
 export class JobResults {
   constructor(
-    private readonly stub: DurableObjectStub<FetchJob>,
+    private readonly job: { chunks(from: number, limit: number): Promise<ChunkView[]> },
     private readonly bucket: R2Bucket,
   ) {}
 
@@ -24,7 +41,7 @@ export class JobResults {
     let next = from;
     for (;;) {
       // With a filter, a window of `limit` indexes may keep few: read on, a window at a time.
-      const chunks: ChunkView[] = await this.stub.chunks(next, limit);
+      const chunks: ChunkView[] = await this.job.chunks(next, limit);
       if (chunks.length === 0) return { results: out, nextCursor: null, waiting: false };
       for (const chunk of chunks) {
         if (chunk.state === 'queued') return { results: out, nextCursor: Math.max(next, chunk.first), waiting: true };
@@ -38,16 +55,7 @@ export class JobResults {
     }
   }
 
-  async #read(chunk: Exclude<ChunkView, { state: 'queued' }>): Promise<IndexedResult[]> {
-    if (chunk.state !== 'done') {
-      const failure = chunk.state === 'cancelled' ? new CancelledFailure() : new UnprocessedFailure();
-      return chunk.urls.map((url, i) => ({ index: chunk.first + i, ...failedResult(url, failure) }));
-    }
-    const object = await this.bucket.get(chunk.object);
-    if (!object) throw new Error(`job results object ${chunk.object} is missing`);
-    return (await object.text())
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as IndexedResult);
+  #read(chunk: Exclude<ChunkView, { state: 'queued' }>): Promise<IndexedResult[]> {
+    return chunkResults(chunk, this.bucket);
   }
 }
