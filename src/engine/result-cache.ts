@@ -1,3 +1,4 @@
+import { toHex } from '../hex';
 import type { PageResult } from '../result';
 import type { FetchOptions } from './options';
 
@@ -61,7 +62,7 @@ export class ResultCache {
     const href = url.href.replace(/#.*$/, '');
     const bytes = new TextEncoder().encode(JSON.stringify([href, keyOptions(options)]));
     const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-    return `https://fanout.cache/v1/${[...digest].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+    return `https://fanout.cache/v1/${toHex(digest)}`;
   }
 
   /** The entry under `key`, or null (a cache that fails is a miss). */

@@ -1,3 +1,4 @@
+import { toHex } from '../hex';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { stream } from 'hono/streaming';
@@ -108,8 +109,7 @@ async function ownedJob(c: Context<AppEnv>, id: string) {
   return stub;
 }
 
-const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
-const sha256 = async (text: string) => hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+const sha256 = async (text: string) => toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
 
 /** Links a client follows from a job. */
 function links(c: Context<AppEnv>, job: JobStatus) {

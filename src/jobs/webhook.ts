@@ -1,4 +1,6 @@
 import { checkUrl } from '../guard';
+import { hintForStatus } from '../retry';
+import { sign } from '../watch/notify';
 
 /**
  * Job webhooks: events POSTed to the job's `webhook.url`, signed with
@@ -35,15 +37,13 @@ export interface Webhook {
 
 /** `X-Fanout-Signature` for `body` sent at `seconds` (Unix time). */
 export async function signature(secret: string, seconds: number, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${seconds}.${body}`));
-  return `t=${seconds},v1=${[...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  return `t=${seconds},v1=${await sign(secret, `${seconds}.${body}`)}`;
 }
 
 /** What one delivery attempt came to. */
 export interface Delivery {
   ok: boolean;
-  /** When it failed: retry (a network error, 408, 429, 5xx) or give up (any other status, a refused URL). */
+  /** When it failed: retry (a network error, or a status src/retry.ts retries) or give up (any other status, a refused URL). */
   retry: boolean;
   error: string | null;
 }
@@ -75,7 +75,8 @@ export async function deliver(url: string, event: WebhookEvent, deliveryId: stri
     });
     await res.body?.cancel().catch(() => {});
     if (res.ok) return { ok: true, retry: false, error: null };
-    return { ok: false, retry: res.status === 408 || res.status === 429 || res.status >= 500, error: `answered ${res.status}` };
+    // The statuses worth asking again are the fetches' and the notifications' (src/retry.ts).
+    return { ok: false, retry: hintForStatus(res.status, null, settings.now) !== null, error: `answered ${res.status}` };
   } catch (error) {
     return { ok: false, retry: true, error: error instanceof Error ? error.message : String(error) };
   }

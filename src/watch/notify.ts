@@ -1,3 +1,4 @@
+import { toHex } from '../hex';
 import { sleep } from '../engine/wait';
 import { checkUrl } from '../guard';
 import { hintForStatus, withRetries, type RetryPolicy } from '../retry';
@@ -42,7 +43,7 @@ export async function sign(secret: string, body: string): Promise<string> {
     'sign',
   ]);
   const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(body));
-  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(mac);
 }
 
 /**

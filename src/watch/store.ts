@@ -1,3 +1,4 @@
+import { toHex } from '../hex';
 import type { RequestOptions } from '../engine/options';
 import type { BatchStats, PageResult } from '../result';
 import type { ComparedField, Content, Previous, UrlState } from './diff';
@@ -98,7 +99,7 @@ function sameJson(a: string, b: string): boolean {
 /** A new run id: the start time in base 36 (fixed width, so ids sort by time), then randomness. */
 export function newRunId(now: number): string {
   const random = crypto.getRandomValues(new Uint8Array(4));
-  return `${now.toString(36).padStart(9, '0')}-${[...random].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  return `${now.toString(36).padStart(9, '0')}-${toHex(random)}`;
 }
 
 interface WatchListRow {
