@@ -132,28 +132,26 @@ export async function runBatch(urls: readonly string[], options: FetchOptions, d
         turnGiven = true;
         turns!.give(host, permit, { backoffMs, intervalMs: crawlDelayMs, queued: pending.left(host) });
       };
-      // The turn, like the pool's slot, goes to the next URL as soon as this one's connection is done.
-      const free = () => {
-        giveTurn(0);
-        release();
-      };
       const job: PageJob = {
         url: first,
         target: group.url,
         queuedMs: now() - batchStart,
         validators: deps.validators?.(first),
-        reuseConnection: pending.take(group.url.host) > 0,
+        reuseConnection: pending.take(host) > 0,
       };
-      const result = await runOnLanes(job, lanes, picker, cut, free).then(
-        (done) => {
-          giveTurn(backoffOf(done));
-          return done;
-        },
-        (error: unknown) => {
-          giveTurn(0);
-          throw error;
-        },
-      );
+      // The turn, like the pool's slot, goes to the next URL as soon as this one's connection is done.
+      const free = permit
+        ? () => {
+            giveTurn(0);
+            release();
+          }
+        : release;
+      let result: PageResult | undefined;
+      try {
+        result = await runOnLanes(job, lanes, picker, cut, free);
+      } finally {
+        giveTurn(result ? backoffOf(result) : 0);
+      }
       if (cache && key && cacheable(result)) await cache.put(key, result, now());
       settle(group, result, cache && key ? { status: 'miss', ageMs: null } : { status: 'bypass', ageMs: null });
     },
