@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { stream } from 'hono/streaming';
-import { clientFor, clientsFromEnv } from './clients';
+import { authenticate } from './auth';
 import { engineFor } from './config';
 import { runBatch } from './engine/batch';
 import { VERSION } from './engine/options';
@@ -18,38 +18,10 @@ export const app = new Hono<AppEnv>();
 
 app.get('/health', (c) => c.json({ status: 'ok', service: 'fanout', version: VERSION }));
 
-/**
- * Auth: when API_TOKEN or API_TOKENS names clients, every /v1/* route needs one
- * of their bearer tokens (compared in constant time, src/clients.ts). The
- * client's name is kept for the logs; its rate limit, if it has one, is taken
- * from its RateLimiter object before the route runs.
- */
-app.use('/v1/*', async (c, next) => {
-  const clients = clientsFromEnv(c.env);
-  c.set('client', null);
-  if (clients.length === 0) return next();
-  const presented = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
-  const client = presented ? await clientFor(clients, presented) : null;
-  if (!client) {
-    throw new ProblemError('unauthorized', 'a valid "Authorization: Bearer <token>" header is required', {
-      errors: [{ field: 'authorization', message: 'missing or invalid bearer token' }],
-      headers: { 'www-authenticate': `Bearer realm="fanout"${presented ? ', error="invalid_token"' : ''}` },
-    });
-  }
-  c.set('client', client.name);
-  if (client.ratePerMinute !== null && c.env.RATE_LIMITER) {
-    const limiter = c.env.RATE_LIMITER.get(c.env.RATE_LIMITER.idFromName(client.name));
-    const { ok, retryAfterMs } = await limiter.take(client.ratePerMinute);
-    if (!ok) {
-      const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-      throw new ProblemError('rate-limited', `client ${client.name} is over its ${client.ratePerMinute} requests per minute; retry in ${seconds} s`, {
-        errors: [{ field: 'authorization', message: `rate limit of ${client.ratePerMinute} per minute reached` }],
-        headers: { 'retry-after': String(seconds) },
-      });
-    }
-  }
-  return next();
-});
+// Every API surface takes the same tokens and rate limits: the API, the Firecrawl-compatible /v2 and MCP.
+app.use('/v1/*', authenticate);
+app.use('/v2/*', authenticate);
+app.use('/mcp', authenticate);
 
 /**
  * While a batch runs, a space is written every HEARTBEAT_MS. Whitespace before
