@@ -11,6 +11,7 @@ import { problem, problemResponse } from './problem';
 import type { BatchStats, PageResult } from './result';
 import { queryToRequest, requestSchemaFor, type FetchRequest } from './schema';
 import { jobRoutes } from './jobs/routes';
+import { openApiRoutes } from './openapi/routes';
 import { watchRoutes } from './watch/routes';
 
 /** The HTTP API: routes only; the work is in engine/. */
@@ -117,6 +118,7 @@ export type AppType = typeof api;
 
 app.all('/v1/fetch', methodNotAllowed(['GET', 'POST']));
 app.all('/health', methodNotAllowed(['GET']));
+app.route('/', openApiRoutes);
 
 app.notFound((c) => problem('not-found', `no route for ${c.req.method} ${c.req.path}`, { errors: [{ field: 'path', message: 'unknown route' }] }));
 

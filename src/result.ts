@@ -23,6 +23,27 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * What each error code means, in a sentence: for people reading a result (the
+ * playground's error rows, the OpenAPI document). README "Errors" has the
+ * whole story; a code without a line here is a compile error.
+ */
+export const ERROR_HELP: Record<ErrorCode, string> = {
+  invalid_url: 'Not a URL fanout can fetch: not http(s), malformed, or with credentials in it.',
+  blocked: 'The URL or a redirect hop points at a private, loopback or otherwise internal address, which fanout refuses.',
+  timeout: 'No response headers, or no end of body, within timeoutMs.',
+  deadline: "The batch's deadlineMs passed before this URL finished or started.",
+  network: 'Connection refused or reset, a DNS or TLS failure, or a body that broke off.',
+  http_status: 'The final status was not 2xx; status holds it (408, 429 and 5xx may pass if asked again later).',
+  too_many_redirects: 'More than maxRedirects hops, or a redirect loop.',
+  bad_redirect: 'A redirect without a Location header.',
+  challenge: 'A bot-protection service answered with a challenge or captcha instead of the page.',
+  robots_disallowed: "The host's robots.txt refuses the URL to fanout (respectRobots); it was never requested.",
+  aborted: 'The client went away before the result.',
+  cancelled: 'The job was cancelled before this URL ran.',
+  unprocessed: "This URL's chunk of the job failed every delivery to a consumer.",
+};
+
 /** The JSON shape of a failure inside a result. */
 export interface ResultError {
   code: ErrorCode;
@@ -90,18 +111,8 @@ export interface FeedLink {
 }
 
 /** The metadata fields whose source `provenance` names. */
-export type MetadataField =
-  | 'title'
-  | 'description'
-  | 'lang'
-  | 'canonical'
-  | 'image'
-  | 'siteName'
-  | 'author'
-  | 'published'
-  | 'modified'
-  | 'icon'
-  | 'type';
+export const METADATA_FIELDS = ['title', 'description', 'lang', 'canonical', 'image', 'siteName', 'author', 'published', 'modified', 'icon', 'type'] as const;
+export type MetadataField = (typeof METADATA_FIELDS)[number];
 
 /** Per field: the source that gave the value, and every source that offered one, in the order they are tried. */
 export type Sources = Partial<Record<MetadataField, { from: string; candidates: { from: string; value: string }[] }>>;

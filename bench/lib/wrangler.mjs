@@ -49,12 +49,12 @@ function toolEnv(root) {
 }
 
 /**
- * Copies the Worker's sources (src/, wrangler.toml, migrations/, package.json) to a
+ * Copies the Worker's sources (src/, public/, wrangler.toml, migrations/, package.json) to a
  * temporary directory with node_modules linked, and answers it with toolEnv(root).
  */
 export function snapshotOf(root) {
   const snapshot = mkdtempSync(path.join(tmpdir(), 'fanout-bench-'));
-  for (const name of ['src', 'migrations', 'wrangler.toml', 'package.json', 'tsconfig.json']) {
+  for (const name of ['src', 'migrations', 'public', 'wrangler.toml', 'package.json', 'tsconfig.json']) {
     if (existsSync(path.join(root, name))) cpSync(path.join(root, name), path.join(snapshot, name), { recursive: true });
   }
   symlinkSync(path.join(root, 'node_modules'), path.join(snapshot, 'node_modules'), 'dir');

@@ -38,7 +38,7 @@ const MAX_IDEMPOTENCY_KEY = 255;
 const MAX_WEBHOOK_METADATA = 4096;
 
 /** POST body: the /v1/fetch request with its URL cap raised to MAX_JOB_URLS, and an optional webhook. */
-const jobSchemaFor = perObject((env: Env) =>
+export const jobSchemaFor = perObject((env: Env) =>
   z.extend(buildRequestSchema({ ...limitsFromEnv(env), maxUrls: jobSettings(env).maxJobUrls }), {
     webhook: z.optional(
       z.strictObject(
@@ -70,13 +70,13 @@ const queryInt = (name: string, min: number, max: number) =>
     ),
   );
 
-const resultsQuery = z.strictObject({
+export const resultsQuery = z.strictObject({
   cursor: queryInt('cursor', 0, Number.MAX_SAFE_INTEGER),
   limit: queryInt('limit', 1, RESULTS_PAGE.max),
   status: z.optional(z.enum(['ok', 'failed'], { error: 'status must be ok or failed' })),
 });
 
-const listQuery = z.strictObject({
+export const listQuery = z.strictObject({
   cursor: z.optional(z.string().check(z.regex(/^\d{13}-[0-9a-f]{32}$/, 'cursor must be a nextCursor from this list'))),
   limit: queryInt('limit', 1, JOBS_PAGE.max),
 });

@@ -34,7 +34,8 @@ export type Content = { [K in ComparedField]: string | number | null };
  * `new` (first check), `ok` (good then and now), `failing` (good before, failed now),
  * `recovered` (failed before, good now), `still_failing`.
  */
-export type UrlState = 'new' | 'ok' | 'failing' | 'recovered' | 'still_failing';
+export const URL_STATES = ['new', 'ok', 'failing', 'recovered', 'still_failing'] as const;
+export type UrlState = (typeof URL_STATES)[number];
 
 /** What the previous run left for a URL. */
 export interface Previous {

@@ -27,7 +27,7 @@ export const CHANGES_PAGE = { default: 100, max: 1000 } as const;
 export const CHANGES_DEFAULT_WINDOW_MS = 24 * 60 * 60_000;
 
 /** PUT body: the /v1/fetch request (its URL cap lowered to MAX_WATCH_URLS) plus `crons`. */
-const listSchemaFor = perObject((env: Env) =>
+export const listSchemaFor = perObject((env: Env) =>
   z.extend(buildRequestSchema({ ...limitsFromEnv(env), maxUrls: watchSettings(env).maxWatchUrls }), {
     crons: z.optional(
       z.nullable(
@@ -50,13 +50,13 @@ const pageLimit = (max: number) =>
     ),
   );
 
-const runsQuery = z.strictObject({
+export const runsQuery = z.strictObject({
   watchlist: z.optional(z.string()),
   limit: pageLimit(RUNS_PAGE.max),
   cursor: z.optional(z.string().check(z.regex(/^[0-9a-z]{9}-[0-9a-f]{8}$/, 'cursor must be a run id from nextCursor'))),
 });
 
-const changesQuery = z.strictObject({
+export const changesQuery = z.strictObject({
   watchlist: z.optional(z.string()),
   since: z.optional(z.string().check(z.refine((v) => !Number.isNaN(Date.parse(v)), 'since must be an ISO 8601 time, e.g. 2026-11-25T00:00:00Z'))),
   limit: pageLimit(CHANGES_PAGE.max),

@@ -1,0 +1,263 @@
+import * as z from 'zod/mini';
+import type { $ZodType } from 'zod/v4/core';
+import { clientsFromEnv } from '../clients';
+import { limitsFromEnv } from '../config';
+import { VERSION } from '../engine/options';
+import type { Env } from '../env';
+import { PROBLEM_KINDS } from '../errors';
+import { jobSchemaFor, listQuery, resultsQuery } from '../jobs/routes';
+import { MAX_JOB_REQUEST_BYTES } from '../jobs/settings';
+import { perObject } from '../memo';
+import { ERROR_CODES, ERROR_HELP } from '../result';
+import { requestSchemaFor } from '../schema';
+import { changesQuery, listSchemaFor, runsQuery } from '../watch/routes';
+import {
+  batchResultSchema,
+  changesSchema,
+  healthSchema,
+  jobCreatedSchema,
+  jobListSchema,
+  jobResultsPageSchema,
+  jobStatusSchema,
+  ndjsonLineSchema,
+  pageResultSchema,
+  problemSchema,
+  runListSchema,
+  runSchema,
+  watchListSchema,
+  watchListsSchema,
+} from './schemas';
+
+/**
+ * The OpenAPI 3.1 document, built per deployment: the request bodies and
+ * query strings are the zod schemas the routes validate with (their maxima
+ * are this deployment's limits), the answers the schemas of ./schemas.ts.
+ * Every route the app registers is here (test/openapi.test.ts checks it).
+ */
+
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * A zod schema as the JSON Schema an OpenAPI 3.1 document holds (draft
+ * 2020-12): a request as a caller writes it (`input`), an answer as fanout
+ * writes it (`output`: objects then admit no other property).
+ */
+function jsonSchema(schema: $ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any', reused: 'inline' }) as JsonSchema;
+  return rest;
+}
+
+/** A component reference. */
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** A query schema's properties as OpenAPI query parameters. */
+function queryParameters(schema: $ZodType, skip: readonly string[] = []): JsonSchema[] {
+  const { properties = {}, required = [] } = jsonSchema(schema) as { properties?: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(properties)
+    .filter(([name]) => !skip.includes(name))
+    .map(([name, property]) => {
+      const { description, ...rest } = property;
+      return { name, in: 'query', required: required.includes(name), ...(description ? { description } : {}), schema: rest };
+    });
+}
+
+const json = (schema: unknown, example?: unknown) => ({ 'application/json': { schema, ...(example === undefined ? {} : { example }) } });
+
+/** The problem answers an operation may give, by status. */
+function problems(...statuses: number[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const status of [...new Set(statuses)].sort()) {
+    const kinds = Object.entries(PROBLEM_KINDS).filter(([, kind]) => kind.status === status);
+    out[String(status)] = {
+      description: kinds.map(([name, kind]) => `\`${name}\`: ${kind.title}`).join('; '),
+      content: { 'application/problem+json': { schema: ref('Problem') } },
+    };
+  }
+  return out;
+}
+
+/** Problems every authenticated route may answer. */
+const AUTHED = [401, 429, 500];
+const idParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
+
+/** Examples of request bodies; the test validates each against the document and the route's schema. */
+export const EXAMPLES = {
+  fetch: { urls: ['https://example.com/', 'https://example.org/news'], concurrency: 8, timeoutMs: 10000, formats: ['markdown', 'links'] },
+  job: {
+    urls: ['https://example.com/a', 'https://example.com/b'],
+    formats: ['markdown'],
+    webhook: { url: 'https://hooks.example.net/fanout', events: ['job.completed'], metadata: { batch: 'nightly' } },
+  },
+  watchlist: { urls: ['https://example.com/pricing'], crons: ['0 * * * *'], snippetLength: 300 },
+} as const;
+
+function build(env: Env) {
+  const limits = limitsFromEnv(env);
+  const request = jsonSchema(requestSchemaFor(env));
+  const fetchQuery = [
+    { name: 'url', in: 'query', required: true, description: 'A URL to fetch; repeat it for more (`urls` is a synonym).', schema: { type: 'array', items: { type: 'string' }, maxItems: limits.maxUrls }, style: 'form', explode: true },
+    ...queryParameters(requestSchemaFor(env), ['urls']).map((parameter) =>
+      parameter.name === 'formats' ? { ...parameter, description: 'Repeated, or comma separated (formats=markdown,links).', style: 'form', explode: false } : parameter,
+    ),
+  ];
+  const fetchAnswers = {
+    '200': {
+      description: 'One result per input URL, in input order. With `Accept: application/x-ndjson`, one line per URL as it finishes (`index` says which), then a `stats` line.',
+      content: { ...json(ref('BatchResult')), 'application/x-ndjson': { schema: ref('FetchLine') } },
+    },
+    ...problems(400, 405, 413, 415, ...AUTHED),
+  };
+  const errorCodes = ERROR_CODES.map((code) => `- \`${code}\`: ${ERROR_HELP[code]}`).join('\n');
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'fanout',
+      version: VERSION,
+      description: [
+        'Many URLs in, aggregated results out: status, final URL, metadata, a snippet or the main content, timings, or a precise error per URL.',
+        '',
+        'A result\'s `error.code`:',
+        errorCodes,
+        '',
+        `Refused requests answer \`application/problem+json\` (RFC 9457) with \`type\` \`urn:fanout:problem:<kind>\`: ${Object.entries(PROBLEM_KINDS)
+          .map(([kind, { status }]) => `\`${kind}\` (${status})`)
+          .join(', ')}.`,
+      ].join('\n'),
+    },
+    servers: [{ url: '/' }],
+    ...(clientsFromEnv(env).length > 0 ? { security: [{ bearer: [] }] } : {}),
+    paths: {
+      '/health': { get: { operationId: 'health', summary: 'Liveness and version', security: [], responses: { '200': { description: 'Up', content: json(jsonSchema(healthSchema, 'output')) } } } },
+      '/v1/fetch': {
+        post: {
+          operationId: 'fetchBatch',
+          summary: 'Fetch a batch of URLs',
+          requestBody: { required: true, content: json(request, EXAMPLES.fetch) },
+          responses: fetchAnswers,
+        },
+        get: { operationId: 'fetchBatchGet', summary: 'Fetch a batch of URLs named in the query string', parameters: fetchQuery, responses: fetchAnswers },
+      },
+      '/v1/jobs': {
+        post: {
+          operationId: 'createJob',
+          summary: `Start a job of up to ${jobSchemaLimit(env)} URLs`,
+          description: `The /v1/fetch body with more URLs and an optional webhook; or a URL list as text/plain or NDJSON with the options in the query string. At most ${MAX_JOB_REQUEST_BYTES} bytes. Idempotency-Key makes a retry return the same job.`,
+          parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } }],
+          requestBody: {
+            required: true,
+            content: {
+              ...json(jsonSchema(jobSchemaFor(env)), EXAMPLES.job),
+              'text/plain': { schema: { type: 'string', description: 'One URL per line.' } },
+              'application/x-ndjson': { schema: { type: 'string', description: 'One JSON string (a URL) or {"url": ...} per line.' } },
+            },
+          },
+          responses: {
+            '202': { description: 'Created', content: json(ref('JobCreated')) },
+            '200': { description: 'The same Idempotency-Key and body: the job made before', content: json(ref('JobCreated')) },
+            ...problems(400, 409, 413, 415, ...AUTHED),
+          },
+        },
+        get: {
+          operationId: 'listJobs',
+          summary: "The caller's jobs, newest first",
+          parameters: queryParameters(listQuery),
+          responses: { '200': { description: 'A page of jobs', content: json(ref('JobList')) }, ...problems(400, ...AUTHED) },
+        },
+      },
+      '/v1/jobs/{id}': {
+        get: {
+          operationId: 'getJob',
+          summary: "A job's status and counters",
+          parameters: [idParam('id', 'The job id')],
+          responses: { '200': { description: 'The job', content: json(ref('JobStatus')) }, ...problems(404, ...AUTHED) },
+        },
+        delete: {
+          operationId: 'cancelJob',
+          summary: 'Cancel a job (results so far are kept)',
+          parameters: [idParam('id', 'The job id')],
+          responses: { '200': { description: 'The job, cancelled', content: json(ref('JobStatus')) }, ...problems(404, ...AUTHED) },
+        },
+      },
+      '/v1/jobs/{id}/results': {
+        get: {
+          operationId: 'getJobResults',
+          summary: "A job's results in input order, a page at a time (or all as NDJSON)",
+          parameters: [idParam('id', 'The job id'), ...queryParameters(resultsQuery)],
+          responses: {
+            '200': {
+              description: 'A page of results; with `Accept: application/x-ndjson`, every result recorded so far, then a line with `nextCursor` and `status`.',
+              content: { ...json(ref('JobResultsPage')), 'application/x-ndjson': { schema: { oneOf: [ref('PageResult'), { type: 'object', properties: { nextCursor: { type: ['integer', 'null'] }, status: { type: 'string' } } }] } } },
+            },
+            ...problems(400, 404, ...AUTHED),
+          },
+        },
+      },
+      '/v1/watchlists': {
+        get: { operationId: 'listWatchlists', summary: 'Every watch list (the built-in one first)', responses: { '200': { description: 'The lists', content: json(jsonSchema(watchListsSchema, 'output')) }, ...problems(...AUTHED) } },
+      },
+      '/v1/watchlists/{name}': {
+        put: {
+          operationId: 'putWatchlist',
+          summary: 'Create or replace a watch list',
+          parameters: [idParam('name', 'Letters, digits, ".", "_" and "-", at most 64')],
+          requestBody: { required: true, content: json(jsonSchema(listSchemaFor(env)), EXAMPLES.watchlist) },
+          responses: {
+            '201': { description: 'Created', content: json(ref('WatchList')) },
+            '200': { description: 'Replaced', content: json(ref('WatchList')) },
+            ...problems(400, 409, 413, 415, ...AUTHED),
+          },
+        },
+        get: { operationId: 'getWatchlist', summary: 'A watch list', parameters: [idParam('name', 'The list name')], responses: { '200': { description: 'The list', content: json(ref('WatchList')) }, ...problems(404, ...AUTHED) } },
+        delete: { operationId: 'deleteWatchlist', summary: 'Delete a watch list', parameters: [idParam('name', 'The list name')], responses: { '204': { description: 'Deleted' }, ...problems(404, 409, ...AUTHED) } },
+      },
+      '/v1/runs': {
+        get: { operationId: 'listRuns', summary: 'Stored runs, newest first', parameters: queryParameters(runsQuery), responses: { '200': { description: 'A page of runs', content: json(ref('RunList')) }, ...problems(400, ...AUTHED) } },
+      },
+      '/v1/runs/latest': {
+        get: {
+          operationId: 'latestRun',
+          summary: "A list's latest run with its results",
+          parameters: [{ name: 'watchlist', in: 'query', required: false, description: 'The list name (default: the built-in list)', schema: { type: 'string' } }],
+          responses: { '200': { description: 'The run', content: json(ref('Run')) }, ...problems(404, ...AUTHED) },
+        },
+      },
+      '/v1/runs/{id}': {
+        get: { operationId: 'getRun', summary: 'A run with its results', parameters: [idParam('id', 'The run id')], responses: { '200': { description: 'The run', content: json(ref('Run')) }, ...problems(404, ...AUTHED) } },
+      },
+      '/v1/changes': {
+        get: { operationId: 'listChanges', summary: 'What changed across runs since a time', parameters: queryParameters(changesQuery), responses: { '200': { description: 'The changes', content: json(ref('Changes')) }, ...problems(400, ...AUTHED) } },
+      },
+      '/openapi.json': { get: { operationId: 'openapi', summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
+      '/docs': { get: { operationId: 'docs', summary: 'This document as an interactive reference page', security: [], responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } } },
+    } as Record<string, Record<string, unknown>>,
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token of API_TOKEN or API_TOKENS, when the deployment sets one.' } },
+      schemas: {
+        PageResult: jsonSchema(pageResultSchema, 'output'),
+        BatchResult: jsonSchema(batchResultSchema, 'output'),
+        FetchLine: jsonSchema(ndjsonLineSchema, 'output'),
+        Problem: jsonSchema(problemSchema, 'output'),
+        JobStatus: jsonSchema(jobStatusSchema, 'output'),
+        JobCreated: jsonSchema(jobCreatedSchema, 'output'),
+        JobList: jsonSchema(jobListSchema, 'output'),
+        JobResultsPage: jsonSchema(jobResultsPageSchema, 'output'),
+        WatchList: jsonSchema(watchListSchema, 'output'),
+        RunList: jsonSchema(runListSchema, 'output'),
+        Run: jsonSchema(runSchema, 'output'),
+        Changes: jsonSchema(changesSchema, 'output'),
+      } as Record<string, JsonSchema>,
+    },
+  };
+}
+
+/** The job URL cap, as the job schema states it. */
+function jobSchemaLimit(env: Env): number {
+  const urls = (jsonSchema(jobSchemaFor(env)) as { properties: { urls: { maxItems: number } } }).properties.urls;
+  return urls.maxItems;
+}
+
+export type OpenApiDocument = ReturnType<typeof build>;
+
+/** The document for this deployment (built once per environment). */
+export const openApiDocument = perObject(build);
