@@ -11,22 +11,7 @@ import { perObject } from '../memo';
 import { ERROR_CODES, ERROR_HELP } from '../result';
 import { requestSchemaFor } from '../schema';
 import { changesQuery, listSchemaFor, runsQuery } from '../watch/routes';
-import {
-  batchResultSchema,
-  changesSchema,
-  healthSchema,
-  jobCreatedSchema,
-  jobListSchema,
-  jobResultsPageSchema,
-  jobStatusSchema,
-  ndjsonLineSchema,
-  pageResultSchema,
-  problemSchema,
-  runListSchema,
-  runSchema,
-  watchListSchema,
-  watchListsSchema,
-} from './schemas';
+import { answerSchemas } from './schemas';
 
 /**
  * The OpenAPI 3.1 document, built per deployment: the request bodies and
@@ -92,6 +77,7 @@ export const EXAMPLES = {
 } as const;
 
 function build(env: Env) {
+  const answers = answerSchemas();
   const limits = limitsFromEnv(env);
   const request = jsonSchema(requestSchemaFor(env));
   const fetchQuery = [
@@ -128,7 +114,7 @@ function build(env: Env) {
     servers: [{ url: '/' }],
     ...(clientsFromEnv(env).length > 0 ? { security: [{ bearer: [] }] } : {}),
     paths: {
-      '/health': { get: { operationId: 'health', summary: 'Liveness and version', security: [], responses: { '200': { description: 'Up', content: json(jsonSchema(healthSchema, 'output')) } } } },
+      '/health': { get: { operationId: 'health', summary: 'Liveness and version', security: [], responses: { '200': { description: 'Up', content: json(jsonSchema(answers.health, 'output')) } } } },
       '/v1/fetch': {
         post: {
           operationId: 'fetchBatch',
@@ -194,7 +180,7 @@ function build(env: Env) {
         },
       },
       '/v1/watchlists': {
-        get: { operationId: 'listWatchlists', summary: 'Every watch list (the built-in one first)', responses: { '200': { description: 'The lists', content: json(jsonSchema(watchListsSchema, 'output')) }, ...problems(...AUTHED) } },
+        get: { operationId: 'listWatchlists', summary: 'Every watch list (the built-in one first)', responses: { '200': { description: 'The lists', content: json(jsonSchema(answers.watchLists, 'output')) }, ...problems(...AUTHED) } },
       },
       '/v1/watchlists/{name}': {
         put: {
@@ -234,18 +220,18 @@ function build(env: Env) {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token of API_TOKEN or API_TOKENS, when the deployment sets one.' } },
       schemas: {
-        PageResult: jsonSchema(pageResultSchema, 'output'),
-        BatchResult: jsonSchema(batchResultSchema, 'output'),
-        FetchLine: jsonSchema(ndjsonLineSchema, 'output'),
-        Problem: jsonSchema(problemSchema, 'output'),
-        JobStatus: jsonSchema(jobStatusSchema, 'output'),
-        JobCreated: jsonSchema(jobCreatedSchema, 'output'),
-        JobList: jsonSchema(jobListSchema, 'output'),
-        JobResultsPage: jsonSchema(jobResultsPageSchema, 'output'),
-        WatchList: jsonSchema(watchListSchema, 'output'),
-        RunList: jsonSchema(runListSchema, 'output'),
-        Run: jsonSchema(runSchema, 'output'),
-        Changes: jsonSchema(changesSchema, 'output'),
+        PageResult: jsonSchema(answers.pageResult, 'output'),
+        BatchResult: jsonSchema(answers.batchResult, 'output'),
+        FetchLine: jsonSchema(answers.ndjsonLine, 'output'),
+        Problem: jsonSchema(answers.problem, 'output'),
+        JobStatus: jsonSchema(answers.jobStatus, 'output'),
+        JobCreated: jsonSchema(answers.jobCreated, 'output'),
+        JobList: jsonSchema(answers.jobList, 'output'),
+        JobResultsPage: jsonSchema(answers.jobResultsPage, 'output'),
+        WatchList: jsonSchema(answers.watchList, 'output'),
+        RunList: jsonSchema(answers.runList, 'output'),
+        Run: jsonSchema(answers.run, 'output'),
+        Changes: jsonSchema(answers.changes, 'output'),
       } as Record<string, JsonSchema>,
     },
   };
