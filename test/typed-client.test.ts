@@ -29,6 +29,11 @@ describe('the typed client', () => {
     const bare = hc<AppType>(BASE, { fetch: viaWorker });
     // @ts-expect-error maxBytes is a number
     void bare.v1.fetch.$post({ json: { urls: ['ftp://a.test/'], maxBytes: '1k' } }).catch(() => {});
+    // A job's JSON body is typed too, its webhook included.
+    // @ts-expect-error webhook.url is required
+    void bare.v1.jobs.$post({ json: { urls: ['ftp://a.test/'], webhook: { events: ['job.completed'] } } }).catch(() => {});
+    // @ts-expect-error no webhook event is called job.done
+    void bare.v1.jobs.$post({ json: { urls: ['ftp://a.test/'], webhook: { url: 'https://h.test/', events: ['job.done'] } } }).catch(() => {});
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toMatchObject({ results: [{ ok: true, title: 'Typed' }] });

@@ -1,5 +1,5 @@
 import { toHex } from '../hex';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { stream } from 'hono/streaming';
 import * as z from 'zod/mini';
@@ -117,9 +117,16 @@ function links(c: Context<AppEnv>, job: JobStatus) {
   return { statusUrl: `${base}/v1/jobs/${job.id}`, resultsUrl: `${base}/v1/jobs/${job.id}/results` };
 }
 
+/**
+ * Types the JSON form of POST /v1/jobs for `hc<AppType>` (a wrong option is a
+ * compile error, as for /v1/fetch). It does nothing at run time: the route
+ * reads its body itself, since it also takes text/plain and NDJSON URL lists.
+ */
+const jobJsonType: MiddlewareHandler<AppEnv, '/v1/jobs', { in: { json: z.input<ReturnType<typeof jobSchemaFor>> }; out: {} }> = (_c, next) => next();
+
 /** The jobs routes, mounted by the app after its auth middleware (typed for `hc<AppType>`). */
 export const jobRoutes = new Hono<AppEnv>()
-  .post('/v1/jobs', limitJobBody, async (c) => {
+  .post('/v1/jobs', jobJsonType, limitJobBody, async (c) => {
     const input = await jobInput(c);
     const parsed = z.safeParse(jobSchemaFor(c.env), input);
     if (!parsed.success) return validationProblem(parsed.error);
