@@ -10,6 +10,7 @@ import { limitBody, methodNotAllowed, requireJson, validJson, validQuery, type A
 import { problem, problemResponse } from './problem';
 import type { BatchStats, PageResult } from './result';
 import { queryToRequest, requestSchemaFor, type FetchRequest } from './schema';
+import { firecrawlRoutes } from './firecrawl/routes';
 import { jobRoutes } from './jobs/routes';
 import { openApiRoutes } from './openapi/routes';
 import { watchRoutes } from './watch/routes';
@@ -118,6 +119,7 @@ export type AppType = typeof api;
 
 app.all('/v1/fetch', methodNotAllowed(['GET', 'POST']));
 app.all('/health', methodNotAllowed(['GET']));
+app.route('/', firecrawlRoutes);
 app.route('/', openApiRoutes);
 
 app.notFound((c) => problem('not-found', `no route for ${c.req.method} ${c.req.path}`, { errors: [{ field: 'path', message: 'unknown route' }] }));

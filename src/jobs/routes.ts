@@ -12,11 +12,11 @@ import { checkUrl } from '../guard';
 import type { PageResult } from '../result';
 import { buildRequestSchema, queryToRequest } from '../schema';
 import { fieldName } from '../problem';
-import { jobObjects, type FetchJob, type JobSpec } from './job-object';
+import { jobObjects, type Created, type FetchJob, type JobSpec } from './job-object';
 import { JOB_ID, type JobStatus } from './protocol';
 import { JobResults } from './results';
 import { jobSettings, MAX_JOB_REQUEST_BYTES } from './settings';
-import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS } from './webhook';
+import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS, type WebhookEvent } from './webhook';
 
 /**
  * The jobs API: POST /v1/jobs takes the /v1/fetch body with up to
@@ -100,7 +100,7 @@ function notFound(id: string): never {
 }
 
 /** The job's object, once the id is well formed and the job belongs to this client; 404 otherwise (never a new object for a bad id). */
-async function ownedJob(c: Context<AppEnv>, id: string) {
+export async function ownedJob(c: Context<AppEnv>, id: string) {
   if (!JOB_ID.test(id)) notFound(id);
   const ns = namespace(c.env);
   const stub = ns.get(ns.idFromName(id));
@@ -110,6 +110,58 @@ async function ownedJob(c: Context<AppEnv>, id: string) {
 }
 
 const sha256 = async (text: string) => toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+
+/** A job to create: its URLs, its options (the /v1/fetch body without `urls`), a validated webhook, the client's idempotency key. */
+export interface JobRequest {
+  urls: string[];
+  options: Record<string, unknown>;
+  webhook?: { url: string; events?: WebhookEvent[] | undefined; metadata?: Record<string, unknown> | undefined } | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+/**
+ * Creates the job for a validated request, or finds the one an idempotency
+ * key already names; the one path from a request to a job, for POST /v1/jobs
+ * and Firecrawl's batch scrape (src/firecrawl/). Throws ProblemError for a bad
+ * key or a key reused with another body.
+ */
+export async function createJob(c: Context<AppEnv>, { urls, options, webhook, idempotencyKey: key }: JobRequest): Promise<Created> {
+  const ns = namespace(c.env);
+  const settings = jobSettings(c.env);
+  const client = c.get('client');
+  if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY || /[^\x21-\x7e]/.test(key))) {
+    throw new ProblemError('invalid-request', `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} visible ASCII characters`, {
+      errors: [{ field: 'idempotency-key', message: `1 to ${MAX_IDEMPOTENCY_KEY} visible ASCII characters` }],
+    });
+  }
+  // The same key from the same client names the same job; without a key every job is new.
+  const id = key === undefined ? crypto.randomUUID().replaceAll('-', '') : (await sha256(`${client ?? ''}\n${key}`)).slice(0, 32);
+  const spec: JobSpec = {
+    id,
+    client,
+    urls,
+    options: JSON.stringify(options),
+    bodyHash: await sha256(JSON.stringify({ urls, options, webhook })),
+    chunkUrls: settings.chunkUrls,
+    retentionMs: settings.retentionMs,
+    redriveMs: settings.redriveMs,
+    maxSends: settings.maxSends,
+    webhook: webhook ? { ...webhook, events: webhook.events ?? [...DEFAULT_WEBHOOK_EVENTS] } : null,
+    userAgent: serviceSettings(c.env).userAgent,
+  };
+  const created = await ns.get(ns.idFromName(id)).create(spec);
+  if (created.existing && !created.sameBody) {
+    throw new ProblemError('conflict', 'this Idempotency-Key was used for a different request body', {
+      errors: [{ field: 'idempotency-key', message: 'already used with another body' }],
+    });
+  }
+  if (!created.existing && c.env.DB) {
+    await c.env.DB.prepare('INSERT OR IGNORE INTO jobs (id, client, created_at, total) VALUES (?, ?, ?, ?)')
+      .bind(id, client ?? '', Date.parse(created.job.createdAt), created.job.total)
+      .run();
+  }
+  return created;
+}
 
 /** Links a client follows from a job. */
 function links(c: Context<AppEnv>, job: JobStatus) {
@@ -133,7 +185,6 @@ export const jobRoutes = new Hono<AppEnv>()
     const { urls, webhook, ...requested } = parsed.data;
     // Jobs honour robots.txt unless the request says otherwise: a job can send a host thousands of requests.
     const options = { ...requested, respectRobots: requested.respectRobots ?? true };
-    const settings = jobSettings(c.env);
     const service = serviceSettings(c.env);
     if (webhook) {
       if (!c.env.WEBHOOK_SECRET) {
@@ -144,42 +195,9 @@ export const jobRoutes = new Hono<AppEnv>()
       const verdict = checkUrl(webhook.url, { allowPrivate: service.allowPrivate });
       if (!verdict.ok) throw new ProblemError('invalid-request', `webhook.url: ${verdict.message}`, { errors: [{ field: 'webhook.url', message: verdict.message }] });
     }
-    const ns = namespace(c.env);
-    const client = c.get('client');
-    const key = c.req.header('idempotency-key');
-    if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY || /[^\x21-\x7e]/.test(key))) {
-      throw new ProblemError('invalid-request', `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} visible ASCII characters`, {
-        errors: [{ field: 'idempotency-key', message: `1 to ${MAX_IDEMPOTENCY_KEY} visible ASCII characters` }],
-      });
-    }
-    // The same key from the same client names the same job; without a key every job is new.
-    const id = key === undefined ? crypto.randomUUID().replaceAll('-', '') : (await sha256(`${client ?? ''}\n${key}`)).slice(0, 32);
-    const spec: JobSpec = {
-      id,
-      client,
-      urls,
-      options: JSON.stringify(options),
-      bodyHash: await sha256(JSON.stringify({ urls, options, webhook })),
-      chunkUrls: settings.chunkUrls,
-      retentionMs: settings.retentionMs,
-      redriveMs: settings.redriveMs,
-      maxSends: settings.maxSends,
-      webhook: webhook ? { ...webhook, events: webhook.events ?? [...DEFAULT_WEBHOOK_EVENTS] } : null,
-      userAgent: service.userAgent,
-    };
-    const created = await ns.get(ns.idFromName(id)).create(spec);
-    if (created.existing && !created.sameBody) {
-      throw new ProblemError('conflict', 'this Idempotency-Key was used for a different request body', {
-        errors: [{ field: 'idempotency-key', message: 'already used with another body' }],
-      });
-    }
-    if (!created.existing && c.env.DB) {
-      await c.env.DB.prepare('INSERT OR IGNORE INTO jobs (id, client, created_at, total) VALUES (?, ?, ?, ?)')
-        .bind(id, client ?? '', Date.parse(created.job.createdAt), created.job.total)
-        .run();
-    }
+    const created = await createJob(c, { urls, options, webhook, idempotencyKey: c.req.header('idempotency-key') });
     const job = created.job;
-    return c.json({ id, status: job.status, total: job.total, ...links(c, job) }, created.existing ? 200 : 202);
+    return c.json({ id: job.id, status: job.status, total: job.total, ...links(c, job) }, created.existing ? 200 : 202);
   })
 
   .get('/v1/jobs', validQuery(() => listQuery), async (c) => {

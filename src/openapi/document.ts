@@ -6,6 +6,7 @@ import { VERSION } from '../engine/options';
 import type { Env } from '../env';
 import { PROBLEM_KINDS } from '../errors';
 import { jobSchemaFor, listQuery, resultsQuery } from '../jobs/routes';
+import { optionNames, type FirecrawlVersion } from '../firecrawl/options';
 import { MAX_JOB_REQUEST_BYTES } from '../jobs/settings';
 import { perObject } from '../memo';
 import { ERROR_CODES, ERROR_HELP } from '../result';
@@ -64,6 +65,45 @@ function problems(...statuses: number[]): Record<string, unknown> {
 /** Problems every authenticated route may answer. */
 const AUTHED = [401, 429, 500];
 const idParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
+
+/** A Firecrawl body: every option the route reads, by name; README "Firecrawl clients" says how each maps. */
+function firecrawlBody(version: FirecrawlVersion, route: 'scrape' | 'batch'): JsonSchema {
+  return {
+    type: 'object',
+    description: "Firecrawl's body. An option fanout cannot honour (browser actions, screenshots, proxies, LLM extraction) answers 400 naming it; so does an unknown one.",
+    properties: Object.fromEntries(optionNames(version, route).map((name) => [name, {}])),
+    required: [route === 'scrape' ? 'url' : 'urls'],
+    additionalProperties: false,
+  };
+}
+
+/** Firecrawl's answers: its own shapes, documented by Firecrawl; fanout's subset is in the README. */
+const firecrawlAnswer = (description: string) => ({ description, content: json({ type: 'object', properties: { success: { type: 'boolean' } }, required: ['success'] }) });
+
+/** The Firecrawl-compatible routes of one API version. */
+function firecrawlPaths(version: FirecrawlVersion): Record<string, Record<string, unknown>> {
+  const tags = ['Firecrawl compatible'];
+  const id = idParam('id', 'The batch id (a fanout job id)');
+  const refusals = problems(400, 404, 413, 415, ...AUTHED);
+  return {
+    [`/${version}/scrape`]: {
+      post: { tags, operationId: `firecrawlScrape${version}`, summary: `Firecrawl ${version}: scrape one URL`, requestBody: { required: true, content: json(firecrawlBody(version, 'scrape')) }, responses: { '200': firecrawlAnswer('{ success, data: document }, or { success: false, code, error } for a page that gave no answer'), '408': firecrawlAnswer('SCRAPE_TIMEOUT'), ...refusals } },
+    },
+    [`/${version}/batch/scrape`]: {
+      post: { tags, operationId: `firecrawlBatch${version}`, summary: `Firecrawl ${version}: start a batch scrape (a fanout job)`, requestBody: { required: true, content: json(firecrawlBody(version, 'batch')) }, responses: { '200': firecrawlAnswer('{ success, id, url, invalidURLs? }'), ...refusals } },
+    },
+    [`/${version}/batch/scrape/{id}`]: {
+      get: { tags, operationId: `firecrawlBatchStatus${version}`, summary: `Firecrawl ${version}: a batch's status and a page of documents`, parameters: [id, { name: 'skip', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 } }], responses: { '200': firecrawlAnswer('{ success, status, total, completed, creditsUsed, expiresAt, next?, data }'), ...refusals } },
+      delete: { tags, operationId: `firecrawlBatchCancel${version}`, summary: `Firecrawl ${version}: cancel a batch`, parameters: [id], responses: { '200': firecrawlAnswer('{ success, status }'), ...refusals } },
+    },
+    [`/${version}/batch/scrape/{id}/errors`]: {
+      get: { tags, operationId: `firecrawlBatchErrors${version}`, summary: `Firecrawl ${version}: the URLs of a batch that gave no answer`, parameters: [id], responses: { '200': { description: '{ errors: [{ id, url, code, error }], robotsBlocked: [url] }', content: json({ type: 'object' }) }, ...refusals } },
+    },
+    ...(version === 'v1'
+      ? { '/v1/crawl/{id}': { get: { tags, operationId: 'firecrawlCrawlStatusv1', summary: "Firecrawl v1: a batch's status where the v1 SDK polls for it", parameters: [id], responses: { '200': firecrawlAnswer('as GET /v1/batch/scrape/{id}'), ...refusals } } } }
+      : {}),
+  };
+}
 
 /** Examples of request bodies; the test validates each against the document and the route's schema. */
 export const EXAMPLES = {
@@ -214,6 +254,8 @@ function build(env: Env) {
       '/v1/changes': {
         get: { operationId: 'listChanges', summary: 'What changed across runs since a time', parameters: queryParameters(changesQuery), responses: { '200': { description: 'The changes', content: json(ref('Changes')) }, ...problems(400, ...AUTHED) } },
       },
+      ...firecrawlPaths('v1'),
+      ...firecrawlPaths('v2'),
       '/openapi.json': { get: { operationId: 'openapi', summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
       '/docs': { get: { operationId: 'docs', summary: 'This document as an interactive reference page', security: [], responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } } },
     } as Record<string, Record<string, unknown>>,

@@ -1,0 +1,166 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { engineFor, limitsFromEnv, serviceSettings } from '../config';
+import { runBatch } from '../engine/batch';
+import { ConfigError, ProblemError } from '../errors';
+import { limitBody, methodNotAllowed, requireJson, type AppEnv } from '../http';
+import type { JobStatus } from '../jobs/protocol';
+import { JobResults } from '../jobs/results';
+import { createJob, ownedJob, RESULTS_PAGE } from '../jobs/routes';
+import { jobSettings, MAX_JOB_REQUEST_BYTES } from '../jobs/settings';
+import { problemResponse, type Problem } from '../problem';
+import { answered, scrapeFailure, toDocument } from './document';
+import { batchRequest, scrapeRequest, type FirecrawlVersion } from './options';
+
+/**
+ * A Firecrawl-compatible subset of Firecrawl's v1 and v2 APIs, so its SDKs,
+ * MCP server and loaders work against fanout by changing their API URL:
+ * scrape (one URL, answered at once) and batch scrape (a fanout job, polled).
+ * Options map through ./options.ts, results through ./document.ts; errors are
+ * fanout's problem+json with Firecrawl's `success: false` and `error` added,
+ * which is what the SDKs read.
+ */
+
+/** Firecrawl's batch status calls `completed` what fanout's job calls `done`; queued and running are both `scraping`. */
+const STATUS: Record<JobStatus['status'], 'scraping' | 'completed' | 'failed' | 'cancelled'> = {
+  queued: 'scraping',
+  running: 'scraping',
+  completed: 'completed',
+  cancelled: 'cancelled',
+  failed: 'failed',
+};
+
+/** Results read per `GET .../errors` at most (its answer has no pages in Firecrawl's API). */
+export const ERRORS_SCAN = 10_000;
+
+const limitBatchBody = bodyLimit({
+  maxSize: MAX_JOB_REQUEST_BYTES,
+  onError: () => {
+    throw new ProblemError('body-too-large', `request body is over ${MAX_JOB_REQUEST_BYTES} bytes`, { errors: [{ field: 'body', message: `at most ${MAX_JOB_REQUEST_BYTES} bytes` }] });
+  },
+});
+
+async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch (error) {
+    throw new ProblemError('malformed-json', `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`, { errors: [{ field: 'body', message: 'not valid JSON' }] });
+  }
+}
+
+/** `skip` and `limit` of a batch status page (Firecrawl's v1 SDK sets them); anything else is refused by name. */
+function pageQuery(c: Context<AppEnv>): { skip: number; limit: number } {
+  const page: { skip: number; limit: number } = { skip: 0, limit: RESULTS_PAGE.default };
+  const bounds = { skip: [0, Number.MAX_SAFE_INTEGER], limit: [1, RESULTS_PAGE.max] } as const;
+  for (const [key, raw] of new URL(c.req.url).searchParams) {
+    if (key !== 'skip' && key !== 'limit') throw new ProblemError('invalid-request', `${key}: unknown parameter`, { errors: [{ field: key, message: `unknown parameter ${JSON.stringify(key)}` }] });
+    const value = Number(raw);
+    const [min, max] = bounds[key];
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      throw new ProblemError('invalid-request', `${key}: ${key} must be an integer from ${min} to ${max}`, { errors: [{ field: key, message: `an integer from ${min} to ${max}` }] });
+    }
+    page[key] = value;
+  }
+  return page;
+}
+
+async function scrape(c: Context<AppEnv>, version: FirecrawlVersion): Promise<Response> {
+  const { url, options } = scrapeRequest(await jsonBody(c), version, limitsFromEnv(c.env), serviceSettings(c.env));
+  const engine = engineFor(c.env);
+  const { results } = await runBatch([url], engine.options(options), {
+    signal: c.req.raw.signal,
+    shards: engine.shards,
+    maxAgeLimitMs: engine.limits.maxAge,
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+  });
+  const result = results[0]!;
+  if (!answered(result)) {
+    const failure = scrapeFailure(result);
+    return c.json(failure.body, failure.status);
+  }
+  return c.json({ success: true, data: toDocument(result) });
+}
+
+async function startBatch(c: Context<AppEnv>, version: FirecrawlVersion): Promise<Response> {
+  const { urls, invalidURLs, options } = batchRequest(await jsonBody(c), version, limitsFromEnv(c.env), jobSettings(c.env).maxJobUrls, serviceSettings(c.env));
+  // A batch is a job, and jobs honour robots.txt (README "Jobs"); refused URLs are listed at .../errors as robotsBlocked.
+  const created = await createJob(c, { urls, options: { ...options, respectRobots: true }, idempotencyKey: c.req.header('x-idempotency-key') });
+  const id = created.job.id;
+  return c.json({ success: true, id, url: `${new URL(c.req.url).origin}/${version}/batch/scrape/${id}`, ...(invalidURLs ? { invalidURLs } : {}) });
+}
+
+async function batchStatus(c: Context<AppEnv>, version: FirecrawlVersion): Promise<Response> {
+  const { skip, limit } = pageQuery(c);
+  const stub = await ownedJob(c, c.req.param('id')!);
+  const page = await new JobResults(stub, c.env.RESULTS!).page(skip, limit, () => true);
+  const job = (await stub.status())!;
+  // `next` only when more results are recorded now: the SDKs follow it at once, and one that pointed at a
+  // chunk still running would have them fetch the same empty page until the job ends.
+  const next = page.nextCursor !== null && !page.waiting ? `${new URL(c.req.url).origin}/${version}/batch/scrape/${job.id}?skip=${page.nextCursor}&limit=${limit}` : undefined;
+  return c.json({
+    success: true,
+    status: STATUS[job.status],
+    total: job.total,
+    completed: job.done,
+    creditsUsed: 0,
+    expiresAt: job.expiresAt,
+    // Left out, not null, when there is no next page: v1's SDK follows `next` while the key exists.
+    ...(next ? { next } : {}),
+    data: page.results.filter(answered).map(toDocument),
+  });
+}
+
+async function cancelBatch(c: Context<AppEnv>): Promise<Response> {
+  const job = (await (await ownedJob(c, c.req.param('id')!)).cancel())!;
+  return c.json({ success: true, status: STATUS[job.status] });
+}
+
+async function batchErrors(c: Context<AppEnv>): Promise<Response> {
+  const stub = await ownedJob(c, c.req.param('id')!);
+  const page = await new JobResults(stub, c.env.RESULTS!).page(0, ERRORS_SCAN, () => true);
+  const errors = [];
+  const robotsBlocked = [];
+  for (const result of page.results) {
+    if (answered(result) || !result.error) continue;
+    if (result.error.code === 'robots_disallowed') robotsBlocked.push(result.url);
+    else errors.push({ id: `${c.req.param('id')}-${result.index}`, url: result.url, code: result.error.code, error: result.error.message });
+  }
+  return c.json({ errors, robotsBlocked });
+}
+
+/** A refusal as problem+json with Firecrawl's `success: false` and `error` (what its SDKs show) added. */
+async function firecrawlProblem(error: ProblemError): Promise<Response> {
+  const response = problemResponse(error);
+  const problem = (await response.json()) as Problem;
+  return new Response(JSON.stringify({ success: false, error: problem.detail, ...problem }), { status: response.status, headers: response.headers });
+}
+
+/** The Firecrawl routes, mounted by the app after its auth middleware (/v1/*, /v2/*). */
+export const firecrawlRoutes = new Hono<AppEnv>();
+
+for (const version of ['v1', 'v2'] as const) {
+  firecrawlRoutes
+    .post(`/${version}/scrape`, limitBody, requireJson, (c) => scrape(c, version))
+    .post(`/${version}/batch/scrape`, limitBatchBody, requireJson, (c) => startBatch(c, version))
+    .get(`/${version}/batch/scrape/:id`, (c) => batchStatus(c, version))
+    .delete(`/${version}/batch/scrape/:id`, cancelBatch)
+    .get(`/${version}/batch/scrape/:id/errors`, batchErrors)
+    .all(`/${version}/scrape`, methodNotAllowed(['POST']))
+    .all(`/${version}/batch/scrape`, methodNotAllowed(['POST']))
+    .all(`/${version}/batch/scrape/:id`, methodNotAllowed(['GET', 'DELETE']))
+    .all(`/${version}/batch/scrape/:id/errors`, methodNotAllowed(['GET']));
+}
+// v1's SDK waits for a batch (batchScrapeUrls) by polling the crawl status route: Firecrawl answers batches there too.
+firecrawlRoutes.get('/v1/crawl/:id', (c) => batchStatus(c, 'v1')).all('/v1/crawl/:id', methodNotAllowed(['GET']));
+
+firecrawlRoutes.onError((error, c) => {
+  if (error instanceof ProblemError) return firecrawlProblem(error);
+  if (error instanceof HTTPException) return firecrawlProblem(new ProblemError(error.status >= 500 ? 'internal' : 'invalid-request', error.message || 'malformed request'));
+  if (error instanceof ConfigError) {
+    console.error(`fanout misconfigured: ${error.message}`);
+    return firecrawlProblem(new ProblemError('misconfigured', error.message));
+  }
+  console.error(`fanout internal error on ${c.req.method} ${c.req.path}:`, error);
+  return firecrawlProblem(new ProblemError('internal', 'internal error; the service log has the details'));
+});
