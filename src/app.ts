@@ -2,16 +2,17 @@ import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { stream } from 'hono/streaming';
 import { authenticate } from './auth';
+import { logBatch } from './batch-log';
 import { engineFor } from './config';
 import { runBatch } from './engine/batch';
 import { VERSION } from './engine/options';
 import { ConfigError, ProblemError, type ProblemKind } from './errors';
 import { limitBody, methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from './http';
 import { problem, problemResponse } from './problem';
-import type { BatchStats, PageResult } from './result';
 import { queryToRequest, requestSchemaFor, type FetchRequest } from './schema';
 import { firecrawlRoutes } from './firecrawl/routes';
 import { jobRoutes } from './jobs/routes';
+import { mcpRoutes } from './mcp/routes';
 import { openApiRoutes } from './openapi/routes';
 import { watchRoutes } from './watch/routes';
 
@@ -66,41 +67,12 @@ async function answer(c: Context<AppEnv>, request: FetchRequest): Promise<Respon
         onResult: ndjson ? (index, result) => void write(`${JSON.stringify({ index, ...result })}\n`) : undefined,
       });
       clearInterval(heartbeat);
-      logBatch(c.get('client'), batch.results, batch.stats, ndjson);
+      logBatch(c.get('client'), batch, { ndjson });
       await write(ndjson ? `${JSON.stringify({ stats: batch.stats })}\n` : JSON.stringify(batch));
     } finally {
       clearInterval(heartbeat);
     }
   });
-}
-
-/**
- * One structured line per batch, for Workers Logs: the client's name (never
- * its token), URL counts, failures by error code, duration, shards. No URL
- * and nothing a caller sent is logged.
- */
-function logBatch(client: string | null, results: readonly PageResult[], stats: BatchStats, ndjson: boolean): void {
-  const errors: Record<string, number> = {};
-  const cache: Record<string, number> = {};
-  for (const result of results) {
-    if (result.error) errors[result.error.code] = (errors[result.error.code] ?? 0) + 1;
-    if (result.cache) cache[result.cache.status] = (cache[result.cache.status] ?? 0) + 1;
-  }
-  console.log(
-    JSON.stringify({
-      event: 'batch',
-      client,
-      urls: stats.total,
-      ok: stats.ok,
-      failed: stats.failed,
-      errors,
-      durationMs: stats.durationMs,
-      shards: stats.shards,
-      deadlineReached: stats.deadlineReached,
-      cache,
-      ndjson,
-    }),
-  );
 }
 
 /** True when the Accept header prefers NDJSON (application/x-ndjson or application/jsonl). */
@@ -120,6 +92,7 @@ export type AppType = typeof api;
 app.all('/v1/fetch', methodNotAllowed(['GET', 'POST']));
 app.all('/health', methodNotAllowed(['GET']));
 app.route('/', firecrawlRoutes);
+app.route('/', mcpRoutes);
 app.route('/', openApiRoutes);
 
 app.notFound((c) => problem('not-found', `no route for ${c.req.method} ${c.req.path}`, { errors: [{ field: 'path', message: 'unknown route' }] }));

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { limitsFromEnv } from './config';
+import { limitsFromEnv, type EngineSetup } from './config';
 import type { Limits, RequestOptions } from './engine/options';
 import { FORMATS } from './result';
 import type { Env } from './env';
@@ -87,6 +87,35 @@ export type FetchRequest = z.infer<ReturnType<typeof buildRequestSchema>>;
 /** The schema's options are the engine's: a compile error here means the two drifted apart. */
 const _sameOptions = (request: Omit<FetchRequest, 'urls'>): RequestOptions => request;
 void _sameOptions;
+
+/**
+ * A line per option, with this deployment's defaults: what the MCP tools'
+ * JSON Schema (all a model sees of them) and the OpenAPI document say of each
+ * (README "Options" says more).
+ */
+export function optionHelp(engine: EngineSetup): Record<keyof FetchRequest, string> {
+  const defaults = engine.options({});
+  const withContent = engine.options({ formats: ['markdown'] });
+  return {
+    urls: 'The http(s) URLs to fetch. Results come back one per URL, in this order.',
+    concurrency: `Most URLs in flight at once (default ${defaults.concurrency}).`,
+    perHost: 'Most URLs in flight to one hostname (default: no bound beyond concurrency).',
+    timeoutMs: `Time for each attempt at a URL: redirects, headers and body (default ${defaults.timeoutMs}).`,
+    deadlineMs: `Time for the whole batch; unfinished URLs then fail with \`deadline\` (default ${defaults.deadlineMs}).`,
+    maxBytes: `Body bytes read per URL (default ${defaults.maxBytes}, or ${withContent.maxBytes} with a content format).`,
+    retries: `Extra attempts for transient failures (default ${defaults.retries}).`,
+    maxRedirects: `Redirect hops followed (default ${defaults.maxRedirects}).`,
+    snippetLength: `Characters of snippet; 0 for none (default ${defaults.snippetLength}).`,
+    selector: 'CSS selector: the snippet is the text of the matching elements.',
+    query: 'Words: the snippet is the window of visible text that best matches them.',
+    provenance: 'Add `sources`: which tag gave each metadata field.',
+    onlyMainContent: 'Content formats give the main content (true, default) or everything visible (false).',
+    respectRobots: `Skip URLs the host's robots.txt refuses fanout (default ${defaults.respectRobots}).`,
+    maxAge: `Answer from the result cache when its result is younger than this many ms; 0 fetches fresh (default ${defaults.maxAge ?? 'unset: no cache'}).`,
+    maxContentChars: `Characters of each content format per page (default ${defaults.maxContentChars}).`,
+    formats: 'More than title, description and snippet: markdown, text, html (the content), links, jsonld, feed.',
+  };
+}
 
 /** The request schema for an environment's limits. */
 export const requestSchemaFor = perObject((env: Env) => buildRequestSchema(limitsFromEnv(env)));

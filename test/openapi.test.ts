@@ -74,6 +74,9 @@ describe('GET /openapi.json', () => {
       .requestBody.content['application/json']!.schema;
     expect(body.properties.urls!.maxItems).toBe(40);
     expect(body.properties.concurrency!.maximum).toBe(12);
+    // Each option says what it does, with this deployment's default (the default of 6 gives way to a lower maximum).
+    expect((body.properties.concurrency as { description?: string }).description).toBe('Most URLs in flight at once (default 6).');
+    expect((body.properties.formats as { description?: string }).description).toMatch(/markdown/);
     expect(body.additionalProperties).toBe(false);
     // Each option in the schema is one the route takes: sending it with a valid value passes validation.
     expect(Object.keys(body.properties).sort()).toEqual(

@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { logBatch } from '../batch-log';
 import { engineFor, limitsFromEnv, serviceSettings } from '../config';
 import { runBatch } from '../engine/batch';
 import { ConfigError, ProblemError } from '../errors';
@@ -68,13 +69,14 @@ function pageQuery(c: Context<AppEnv>): { skip: number; limit: number } {
 async function scrape(c: Context<AppEnv>, version: FirecrawlVersion): Promise<Response> {
   const { url, options } = scrapeRequest(await jsonBody(c), version, limitsFromEnv(c.env), serviceSettings(c.env));
   const engine = engineFor(c.env);
-  const { results } = await runBatch([url], engine.options(options), {
+  const batch = await runBatch([url], engine.options(options), {
     signal: c.req.raw.signal,
     shards: engine.shards,
     maxAgeLimitMs: engine.limits.maxAge,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   });
-  const result = results[0]!;
+  logBatch(c.get('client'), batch, { via: 'firecrawl' });
+  const result = batch.results[0]!;
   if (!answered(result)) {
     const failure = scrapeFailure(result);
     return c.json(failure.body, failure.status);

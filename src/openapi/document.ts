@@ -10,7 +10,8 @@ import { optionNames, type FirecrawlVersion } from '../firecrawl/options';
 import { MAX_JOB_REQUEST_BYTES } from '../jobs/settings';
 import { perObject } from '../memo';
 import { ERROR_CODES, ERROR_HELP } from '../result';
-import { requestSchemaFor } from '../schema';
+import { engineFor } from '../config';
+import { optionHelp, requestSchemaFor } from '../schema';
 import { changesQuery, listSchemaFor, runsQuery } from '../watch/routes';
 import { answerSchemas } from './schemas';
 
@@ -33,12 +34,21 @@ function jsonSchema(schema: $ZodType, io: 'input' | 'output' = 'input'): JsonSch
   return rest;
 }
 
+/** `schema` (an object's JSON Schema) with each option described, as the MCP tools describe them, with this deployment's defaults. */
+function described(schema: JsonSchema, help: Record<string, string>): JsonSchema {
+  const properties = schema.properties as Record<string, JsonSchema> | undefined;
+  if (!properties) return schema;
+  const out: Record<string, JsonSchema> = {};
+  for (const [name, property] of Object.entries(properties)) out[name] = help[name] && !property.description ? { ...property, description: help[name] } : property;
+  return { ...schema, properties: out };
+}
+
 /** A component reference. */
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 /** A query schema's properties as OpenAPI query parameters. */
-function queryParameters(schema: $ZodType, skip: readonly string[] = []): JsonSchema[] {
-  const { properties = {}, required = [] } = jsonSchema(schema) as { properties?: Record<string, JsonSchema>; required?: string[] };
+function queryParameters(schema: $ZodType | JsonSchema, skip: readonly string[] = []): JsonSchema[] {
+  const { properties = {}, required = [] } = ('_zod' in schema ? jsonSchema(schema as $ZodType) : schema) as { properties?: Record<string, JsonSchema>; required?: string[] };
   return Object.entries(properties)
     .filter(([name]) => !skip.includes(name))
     .map(([name, property]) => {
@@ -119,10 +129,11 @@ export const EXAMPLES = {
 function build(env: Env) {
   const answers = answerSchemas();
   const limits = limitsFromEnv(env);
-  const request = jsonSchema(requestSchemaFor(env));
+  const help: Record<string, string> = optionHelp(engineFor(env));
+  const request = described(jsonSchema(requestSchemaFor(env)), help);
   const fetchQuery = [
     { name: 'url', in: 'query', required: true, description: 'A URL to fetch; repeat it for more (`urls` is a synonym).', schema: { type: 'array', items: { type: 'string' }, maxItems: limits.maxUrls }, style: 'form', explode: true },
-    ...queryParameters(requestSchemaFor(env), ['urls']).map((parameter) =>
+    ...queryParameters(described(jsonSchema(requestSchemaFor(env)), help), ['urls']).map((parameter) =>
       parameter.name === 'formats' ? { ...parameter, description: 'Repeated, or comma separated (formats=markdown,links).', style: 'form', explode: false } : parameter,
     ),
   ];
@@ -173,7 +184,7 @@ function build(env: Env) {
           requestBody: {
             required: true,
             content: {
-              ...json(jsonSchema(jobSchemaFor(env)), EXAMPLES.job),
+              ...json(described(jsonSchema(jobSchemaFor(env)), help), EXAMPLES.job),
               'text/plain': { schema: { type: 'string', description: 'One URL per line.' } },
               'application/x-ndjson': { schema: { type: 'string', description: 'One JSON string (a URL) or {"url": ...} per line.' } },
             },
@@ -227,7 +238,7 @@ function build(env: Env) {
           operationId: 'putWatchlist',
           summary: 'Create or replace a watch list',
           parameters: [idParam('name', 'Letters, digits, ".", "_" and "-", at most 64')],
-          requestBody: { required: true, content: json(jsonSchema(listSchemaFor(env)), EXAMPLES.watchlist) },
+          requestBody: { required: true, content: json(described(jsonSchema(listSchemaFor(env)), help), EXAMPLES.watchlist) },
           responses: {
             '201': { description: 'Created', content: json(ref('WatchList')) },
             '200': { description: 'Replaced', content: json(ref('WatchList')) },
@@ -253,6 +264,20 @@ function build(env: Env) {
       },
       '/v1/changes': {
         get: { operationId: 'listChanges', summary: 'What changed across runs since a time', parameters: queryParameters(changesQuery), responses: { '200': { description: 'The changes', content: json(ref('Changes')) }, ...problems(400, ...AUTHED) } },
+      },
+      '/mcp': {
+        post: {
+          tags: ['Agents'],
+          operationId: 'mcp',
+          summary: 'MCP over Streamable HTTP (stateless): the tools fetch_pages and read_page',
+          description: 'A JSON-RPC 2.0 message of the Model Context Protocol; answered as an SSE stream (progress notifications, then the result). README "Agents (MCP)".',
+          requestBody: { required: true, content: json({ type: 'object', description: 'A JSON-RPC 2.0 message (or batch)' }) },
+          responses: {
+            '200': { description: 'An SSE stream of JSON-RPC messages', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+            '202': { description: 'A notification, accepted' },
+            ...problems(405, 413, ...AUTHED),
+          },
+        },
       },
       ...firecrawlPaths('v1'),
       ...firecrawlPaths('v2'),
