@@ -10,7 +10,7 @@ import { ConfigError, ProblemError, type ProblemKind } from './errors';
 import { limitBody, methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from './http';
 import { problem, problemResponse } from './problem';
 import { queryToRequest, requestSchemaFor, type FetchRequest } from './schema';
-import { firecrawlRoutes } from './firecrawl/routes';
+import { firecrawlProblem, firecrawlRoutes, isFirecrawlPath } from './firecrawl/routes';
 import { jobRoutes } from './jobs/routes';
 import { mcpRoutes } from './mcp/routes';
 import { openApiRoutes } from './openapi/routes';
@@ -108,7 +108,8 @@ const KIND_OF_STATUS: Record<number, ProblemKind> = {
 };
 
 app.onError((error, c) => {
-  if (error instanceof ProblemError) return problemResponse(error);
+  // A refusal before a Firecrawl route ran (auth, rate limit) in the shape its SDKs read.
+  if (error instanceof ProblemError) return isFirecrawlPath(c.req.path) ? firecrawlProblem(error) : problemResponse(error);
   if (error instanceof HTTPException) {
     const kind = KIND_OF_STATUS[error.status] ?? (error.status >= 500 ? 'internal' : 'invalid-request');
     const detail = error.message || 'malformed request';

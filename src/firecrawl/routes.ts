@@ -131,8 +131,13 @@ async function batchErrors(c: Context<AppEnv>): Promise<Response> {
   return c.json({ errors, robotsBlocked });
 }
 
+/** True for a path of the Firecrawl-compatible API (its errors carry Firecrawl's `error`; the app's auth uses it for 401 and 429). */
+export function isFirecrawlPath(path: string): boolean {
+  return /^\/v[12]\/(scrape|batch\/scrape|crawl)(\/|$)/.test(path);
+}
+
 /** A refusal as problem+json with Firecrawl's `success: false` and `error` (what its SDKs show) added. */
-async function firecrawlProblem(error: ProblemError): Promise<Response> {
+export async function firecrawlProblem(error: ProblemError): Promise<Response> {
   const response = problemResponse(error);
   const problem = (await response.json()) as Problem;
   return new Response(JSON.stringify({ success: false, error: problem.detail, ...problem }), { status: response.status, headers: response.headers });

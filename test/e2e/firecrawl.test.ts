@@ -69,6 +69,13 @@ describe('Firecrawl JS SDK against fanout', () => {
     expect(doc.metadata).toMatchObject({ statusCode: 404, title: 'Gone', sourceURL: url, error: expect.stringContaining('404') });
   });
 
+  it("Should make the SDK throw fanout's own 401 message for a wrong key, before fetching anything", async () => {
+    const scope = newScope('fc-401');
+    const stranger = new Firecrawl({ apiKey: 'not-the-token', apiUrl: dev.base });
+    await expect(stranger.scrape(originUrl(scope, 'page?title=Nope'))).rejects.toThrow(/Authorization: Bearer <token>/);
+    expect((await stats(scope)).requests).toBe(0);
+  });
+
   it('Should make the SDK throw an error naming the option for what fanout cannot do, before fetching anything', async () => {
     const scope = newScope('fc-refused');
     const url = originUrl(scope, 'page?title=Never');
