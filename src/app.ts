@@ -14,6 +14,7 @@ import { firecrawlProblem, firecrawlRoutes, isFirecrawlPath } from './firecrawl/
 import { jobRoutes } from './jobs/routes';
 import { mcpRoutes } from './mcp/routes';
 import { openApiRoutes } from './openapi/routes';
+import { playgroundRoutes } from './playground/routes';
 import { watchRoutes } from './watch/routes';
 
 /** The HTTP API: routes only; the work is in engine/. */
@@ -91,6 +92,7 @@ export type AppType = typeof api;
 
 app.all('/v1/fetch', methodNotAllowed(['GET', 'POST']));
 app.all('/health', methodNotAllowed(['GET']));
+app.route('/', playgroundRoutes);
 app.route('/', firecrawlRoutes);
 app.route('/', mcpRoutes);
 app.route('/', openApiRoutes);

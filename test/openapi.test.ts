@@ -55,6 +55,12 @@ describe('GET /openapi.json', () => {
     expect(registered.size).toBeGreaterThan(15);
     expect([...registered].filter((route) => !documented.has(route))).toEqual([]);
     expect([...documented].filter((route) => !registered.has(route))).toEqual([]);
+    // Each operation sits in one of the document's groups.
+    const tags = new Set((document as unknown as { tags: { name: string }[] }).tags.map((tag) => tag.name));
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const operation of Object.values(operations)) expect((operation as { tags: string[] }).tags.filter((tag) => tags.has(tag)), path).toHaveLength(1);
+    }
+    expect((document.paths['/v1/scrape']!.post as { tags: string[] }).tags).toEqual(['Firecrawl compatible']);
   });
 
   it('Should give every path parameter of a route a documented parameter', async () => {

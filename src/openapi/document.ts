@@ -92,25 +92,24 @@ const firecrawlAnswer = (description: string) => ({ description, content: json({
 
 /** The Firecrawl-compatible routes of one API version. */
 function firecrawlPaths(version: FirecrawlVersion): Record<string, Record<string, unknown>> {
-  const tags = ['Firecrawl compatible'];
   const id = idParam('id', 'The batch id (a fanout job id)');
   const refusals = problems(400, 404, 413, 415, ...AUTHED);
   return {
     [`/${version}/scrape`]: {
-      post: { tags, operationId: `firecrawlScrape${version}`, summary: `Firecrawl ${version}: scrape one URL`, requestBody: { required: true, content: json(firecrawlBody(version, 'scrape')) }, responses: { '200': firecrawlAnswer('{ success, data: document }, or { success: false, code, error } for a page that gave no answer'), '408': firecrawlAnswer('SCRAPE_TIMEOUT'), ...refusals } },
+      post: { operationId: `firecrawlScrape${version}`, summary: `Firecrawl ${version}: scrape one URL`, requestBody: { required: true, content: json(firecrawlBody(version, 'scrape')) }, responses: { '200': firecrawlAnswer('{ success, data: document }, or { success: false, code, error } for a page that gave no answer'), '408': firecrawlAnswer('SCRAPE_TIMEOUT'), ...refusals } },
     },
     [`/${version}/batch/scrape`]: {
-      post: { tags, operationId: `firecrawlBatch${version}`, summary: `Firecrawl ${version}: start a batch scrape (a fanout job)`, requestBody: { required: true, content: json(firecrawlBody(version, 'batch')) }, responses: { '200': firecrawlAnswer('{ success, id, url, invalidURLs? }'), ...refusals } },
+      post: { operationId: `firecrawlBatch${version}`, summary: `Firecrawl ${version}: start a batch scrape (a fanout job)`, requestBody: { required: true, content: json(firecrawlBody(version, 'batch')) }, responses: { '200': firecrawlAnswer('{ success, id, url, invalidURLs? }'), ...refusals } },
     },
     [`/${version}/batch/scrape/{id}`]: {
-      get: { tags, operationId: `firecrawlBatchStatus${version}`, summary: `Firecrawl ${version}: a batch's status and a page of documents`, parameters: [id, { name: 'skip', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 } }], responses: { '200': firecrawlAnswer('{ success, status, total, completed, creditsUsed, expiresAt, next?, data }'), ...refusals } },
-      delete: { tags, operationId: `firecrawlBatchCancel${version}`, summary: `Firecrawl ${version}: cancel a batch`, parameters: [id], responses: { '200': firecrawlAnswer('{ success, status }'), ...refusals } },
+      get: { operationId: `firecrawlBatchStatus${version}`, summary: `Firecrawl ${version}: a batch's status and a page of documents`, parameters: [id, { name: 'skip', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 } }], responses: { '200': firecrawlAnswer('{ success, status, total, completed, creditsUsed, expiresAt, next?, data }'), ...refusals } },
+      delete: { operationId: `firecrawlBatchCancel${version}`, summary: `Firecrawl ${version}: cancel a batch`, parameters: [id], responses: { '200': firecrawlAnswer('{ success, status }'), ...refusals } },
     },
     [`/${version}/batch/scrape/{id}/errors`]: {
-      get: { tags, operationId: `firecrawlBatchErrors${version}`, summary: `Firecrawl ${version}: the URLs of a batch that gave no answer`, parameters: [id], responses: { '200': { description: '{ errors: [{ id, url, code, error }], robotsBlocked: [url] }', content: json({ type: 'object' }) }, ...refusals } },
+      get: { operationId: `firecrawlBatchErrors${version}`, summary: `Firecrawl ${version}: the URLs of a batch that gave no answer`, parameters: [id], responses: { '200': { description: '{ errors: [{ id, url, code, error }], robotsBlocked: [url] }', content: json({ type: 'object' }) }, ...refusals } },
     },
     ...(version === 'v1'
-      ? { '/v1/crawl/{id}': { get: { tags, operationId: 'firecrawlCrawlStatusv1', summary: "Firecrawl v1: a batch's status where the v1 SDK polls for it", parameters: [id], responses: { '200': firecrawlAnswer('as GET /v1/batch/scrape/{id}'), ...refusals } } } }
+      ? { '/v1/crawl/{id}': { get: { operationId: 'firecrawlCrawlStatusv1', summary: "Firecrawl v1: a batch's status where the v1 SDK polls for it", parameters: [id], responses: { '200': firecrawlAnswer('as GET /v1/batch/scrape/{id}'), ...refusals } } } }
       : {}),
   };
 }
@@ -125,6 +124,26 @@ export const EXAMPLES = {
   },
   watchlist: { urls: ['https://example.com/pricing'], crons: ['0 * * * *'], snippetLength: 300 },
 } as const;
+
+/** The groups of operations, in the order the reference shows them, and which paths each holds. */
+const TAGS = [
+  { name: 'Fetch', description: 'A batch of URLs, answered at once (JSON) or as each URL finishes (NDJSON).', paths: /^\/v1\/fetch$/ },
+  { name: 'Jobs', description: 'Up to MAX_JOB_URLS URLs, run in the background; results read back a page at a time.', paths: /^\/v1\/jobs/ },
+  { name: 'Watch lists', description: 'Lists re-checked by cron, their runs and what changed.', paths: /^\/v1\/(watchlists|runs|changes)/ },
+  { name: 'Agents', description: 'The Model Context Protocol endpoint.', paths: /^\/mcp$/ },
+  { name: 'Firecrawl compatible', description: "A subset of Firecrawl's v1 and v2 API, in its shapes (README \"Firecrawl clients\").", paths: /^\/v[12]\/(scrape|batch|crawl)/ },
+  { name: 'Service', description: 'Health, this document, the reference page and the playground.', paths: /^/ },
+] as const;
+
+/** Every operation with the tag of its path (the first group whose paths match). */
+function tagged(paths: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(
+    Object.entries(paths).map(([path, operations]) => {
+      const tag = TAGS.find((t) => t.paths.test(path))!.name;
+      return [path, Object.fromEntries(Object.entries(operations).map(([method, operation]) => [method, { tags: [tag], ...(operation as object) }]))];
+    }),
+  );
+}
 
 function build(env: Env) {
   const answers = answerSchemas();
@@ -164,7 +183,8 @@ function build(env: Env) {
     },
     servers: [{ url: '/' }],
     ...(clientsFromEnv(env).length > 0 ? { security: [{ bearer: [] }] } : {}),
-    paths: {
+    tags: TAGS.map(({ name, description }) => ({ name, description })),
+    paths: tagged({
       '/health': { get: { operationId: 'health', summary: 'Liveness and version', security: [], responses: { '200': { description: 'Up', content: json(jsonSchema(answers.health, 'output')) } } } },
       '/v1/fetch': {
         post: {
@@ -267,7 +287,6 @@ function build(env: Env) {
       },
       '/mcp': {
         post: {
-          tags: ['Agents'],
           operationId: 'mcp',
           summary: 'MCP over Streamable HTTP (stateless): the tools fetch_pages and read_page',
           description: 'A JSON-RPC 2.0 message of the Model Context Protocol; answered as an SSE stream (progress notifications, then the result). README "Agents (MCP)".',
@@ -281,9 +300,10 @@ function build(env: Env) {
       },
       ...firecrawlPaths('v1'),
       ...firecrawlPaths('v2'),
+      '/': { get: { operationId: 'playground', summary: 'The playground: a page that runs a batch and shows its NDJSON stream as it arrives', security: [], responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } } },
       '/openapi.json': { get: { operationId: 'openapi', summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
       '/docs': { get: { operationId: 'docs', summary: 'This document as an interactive reference page', security: [], responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } } },
-    } as Record<string, Record<string, unknown>>,
+    }),
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token of API_TOKEN or API_TOKENS, when the deployment sets one.' } },
       schemas: {

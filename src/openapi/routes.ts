@@ -25,6 +25,8 @@ const SCALAR_CONFIGURATION = JSON.stringify({
   agent: { disabled: true },
   mcp: { disabled: true },
   hideClientButton: true,
+  // Every group of operations open, so the page reads (and searches) as one reference.
+  defaultOpenAllTags: true,
   telemetry: false,
   metaData: { title: 'fanout API reference' },
 });
