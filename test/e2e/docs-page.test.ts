@@ -2,18 +2,17 @@
  * GET /docs in a real browser: Debian's chromium, driven by playwright-core,
  * against `wrangler dev` (the static assets included). The reference page
  * renders every operation of /openapi.json from the deployment itself and
- * asks no other host for anything. Screenshot: docs/screenshots/docs.png.
+ * asks no other host for anything. Its screenshot is the README's with
+ * UPDATE_SCREENSHOTS=1 (test/helpers/browser.ts).
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWranglerDev, type WranglerDev } from '../../bench/lib/wrangler.mjs';
-import { chromiumMissing, hostsAskedBy, launchChromium } from '../helpers/browser';
+import { chromiumMissing, hostsAskedBy, launchChromium, screenshotDir } from '../helpers/browser';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 const missing = chromiumMissing();
 if (missing) console.warn(`docs-page browser tests skipped: ${missing}`);
 
@@ -49,8 +48,7 @@ describe.skipIf(missing !== null)('GET /docs in chromium', () => {
     await expect.poll(() => page.getByText(/bearer/i).count(), { timeout: 10_000 }).toBeGreaterThan(0);
     expect(failures).toEqual([]);
     expect([...hosts]).toEqual([new URL(dev.base).host]);
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'docs.png') });
+    await page.screenshot({ path: path.join(screenshotDir(), 'docs.png') });
     await page.close();
   });
 });

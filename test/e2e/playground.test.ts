@@ -3,11 +3,10 @@
  * playwright-core, against `wrangler dev` with API_TOKEN set and the loopback
  * test origin. Streaming is shown without clocks: one URL is held at the
  * origin's gate while the rows of the others are already filled. The
- * screenshots docs/screenshots/playground.png and playground-dark.png are
- * taken here.
+ * README's screenshots (playground.png, playground-dark.png) are taken here,
+ * written to docs/screenshots/ with UPDATE_SCREENSHOTS=1 (test/helpers/browser.ts).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,11 +15,10 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWranglerDev, type WranglerDev } from '../../bench/lib/wrangler.mjs';
 import { ERROR_HELP } from '../../src/result';
-import { chromiumMissing, hostsAskedBy, launchChromium } from '../helpers/browser';
+import { chromiumMissing, hostsAskedBy, launchChromium, screenshotDir } from '../helpers/browser';
 import { fixtureUrl, newScope, originUrl, release, stats, waitForStats } from '../origin/client';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 const TOKEN = `playground-${crypto.randomUUID()}`;
 const missing = chromiumMissing();
 if (missing) console.warn(`playground browser tests skipped: ${missing}`);
@@ -71,7 +69,6 @@ describe.skipIf(missing !== null)('the playground at GET / in chromium', () => {
       originUrl(scope, 'gate'),
     ];
     const { context, page, errors, hosts } = await openPlayground();
-    mkdirSync(SCREENSHOTS, { recursive: true });
     // Idle, light and dark, beside the run's other files (not committed; for looking at).
     await page.screenshot({ path: path.join(tmpdir(), 'playground-idle.png') });
     await page.emulateMedia({ colorScheme: 'dark' });
@@ -135,9 +132,9 @@ describe.skipIf(missing !== null)('the playground at GET / in chromium', () => {
 
     // The top of the page: the form, the table and the start of the preview.
     const clip = { x: 0, y: 0, width: 1280, height: 1500 };
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'playground.png'), fullPage: true, clip });
+    await page.screenshot({ path: path.join(screenshotDir(), 'playground.png'), fullPage: true, clip });
     await page.emulateMedia({ colorScheme: 'dark' });
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'playground-dark.png'), fullPage: true, clip });
+    await page.screenshot({ path: path.join(screenshotDir(), 'playground-dark.png'), fullPage: true, clip });
     await context.close();
   });
 

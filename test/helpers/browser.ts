@@ -4,7 +4,10 @@
  * Tests skip with the reason `chromiumMissing()` gives when it cannot run.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Where the browser is: CHROMIUM_PATH, else Debian's. */
@@ -37,4 +40,15 @@ export function hostsAskedBy(page: Page): Set<string> {
     if (url.protocol === 'http:' || url.protocol === 'https:') hosts.add(url.host);
   });
   return hosts;
+}
+
+/**
+ * Where the tests put their screenshots: the README's own (docs/screenshots/)
+ * with UPDATE_SCREENSHOTS=1, else a temporary folder, so a test run leaves
+ * the working tree as it was.
+ */
+export function screenshotDir(): string {
+  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../../docs/screenshots/', import.meta.url)) : path.join(tmpdir(), 'fanout-screenshots');
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
