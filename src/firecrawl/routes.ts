@@ -18,6 +18,7 @@ import { batchRequest, scrapeRequest, type FirecrawlVersion } from './options';
  * A Firecrawl-compatible subset of Firecrawl's v1 and v2 APIs, so its SDKs,
  * MCP server and loaders work against fanout by changing their API URL:
  * scrape (one URL, answered at once) and batch scrape (a fanout job, polled).
+ * Firecrawl's other endpoints answer a Firecrawl-shaped 404 saying why.
  * Options map through ./options.ts, results through ./document.ts; errors are
  * fanout's problem+json with Firecrawl's `success: false` and `error` added,
  * which is what the SDKs read.
@@ -131,9 +132,37 @@ async function batchErrors(c: Context<AppEnv>): Promise<Response> {
   return c.json({ errors, robotsBlocked });
 }
 
-/** True for a path of the Firecrawl-compatible API (its errors carry Firecrawl's `error`; the app's auth uses it for 401 and 429). */
+/**
+ * Firecrawl's endpoints fanout does not serve (the ones its SDKs and MCP server
+ * call), by the path after the version, and why. Each answers 404 in
+ * Firecrawl's error shape naming the path and the reason, so a client shows
+ * fanout's message (Firecrawl's MCP server puts it in the tool error) instead
+ * of a bare "status code 404". `/v1/crawl/:id` is served: the v1 SDK polls
+ * batches there.
+ */
+const NOT_SERVED: Readonly<Record<string, string>> = {
+  crawl: 'fanout does not follow links to find pages; send the URLs as a batch scrape (POST /v2/batch/scrape)',
+  map: "fanout does not list a site's URLs (no sitemaps, no link walking); it fetches the URLs it is given",
+  search: 'fanout runs no web search; it fetches the URLs it is given',
+  extract: 'fanout runs no language model, so it extracts no JSON',
+  agent: 'fanout runs no language model, so it has no agent',
+  'deep-research': 'fanout runs no language model, so it does no research',
+  llmstxt: 'fanout runs no language model, so it writes no llms.txt',
+  'scrape/:id/interact': 'fanout fetches pages over HTTP and runs no browser, so there is no page to interact with',
+  browser: 'fanout fetches pages over HTTP and runs no browser',
+  parse: 'fanout parses no uploaded files; it fetches URLs',
+  monitor: "fanout's monitors are its watch lists (/v1/watchlists)",
+  team: "fanout counts no credits or tokens (creditsUsed is always 0); its limits are the deployment's (MAX_URLS, the rate limiter)",
+  'concurrency-check': "fanout's concurrency is the deployment's (MAX_CONCURRENCY), not a team's",
+  feedback: 'fanout takes no feedback on results',
+  index: 'fanout has no search index',
+};
+
+const FIRECRAWL_PATH = new RegExp(`^/v[12]/(scrape|batch/scrape|${Object.keys(NOT_SERVED).map((name) => name.replace(':id', '[^/]+')).join('|')})(/|$)`);
+
+/** True for a path of Firecrawl's API, served or not (its errors carry Firecrawl's `error`; the app's auth uses it for 401 and 429). */
 export function isFirecrawlPath(path: string): boolean {
-  return /^\/v[12]\/(scrape|batch\/scrape|crawl)(\/|$)/.test(path);
+  return FIRECRAWL_PATH.test(path);
 }
 
 /** A refusal as problem+json with Firecrawl's `success: false` and `error` (what its SDKs show) added. */
@@ -160,6 +189,13 @@ for (const version of ['v1', 'v2'] as const) {
 }
 // v1's SDK waits for a batch (batchScrapeUrls) by polling the crawl status route: Firecrawl answers batches there too.
 firecrawlRoutes.get('/v1/crawl/:id', (c) => batchStatus(c, 'v1')).all('/v1/crawl/:id', methodNotAllowed(['GET']));
+// After the routes above, which serve /v1/crawl/:id. `.all` routes are no operations, so /openapi.json leaves them out.
+for (const [name, why] of Object.entries(NOT_SERVED)) {
+  const notServed = (c: Context<AppEnv>) => {
+    throw new ProblemError('not-found', `no route for ${c.req.method} ${c.req.path}: ${why}`, { errors: [{ field: 'path', message: 'a Firecrawl endpoint fanout does not serve' }] });
+  };
+  for (const version of ['v1', 'v2'] as const) firecrawlRoutes.all(`/${version}/${name}`, notServed).all(`/${version}/${name}/*`, notServed);
+}
 
 firecrawlRoutes.onError((error, c) => {
   if (error instanceof ProblemError) return firecrawlProblem(error);

@@ -9,6 +9,7 @@
  * root globalSetup, exactly as for the workerd tests. wrangler dev is started by
  * bench/lib/wrangler.mjs, the launcher the bench uses too.
  */
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -112,6 +113,18 @@ describe('fanout under wrangler dev', () => {
     const res = await fetch(`${dev.base}/health`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'ok', version });
+  });
+
+  it('Should serve /openapi.json as a valid OpenAPI 3.1 document (checked by swagger-parser) with every reference resolving', async () => {
+    const res = await fetch(`${dev.base}/openapi.json`);
+    expect(res.status).toBe(200);
+    const document = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(document.openapi).toBe('3.1.0');
+    // validate() checks the document against the OpenAPI 3.1 schema and dereferences every $ref.
+    const checked = (await SwaggerParser.validate(structuredClone(document) as never)) as unknown as { paths: Record<string, unknown> };
+    expect(Object.keys(checked.paths)).toEqual(Object.keys(document.paths));
+    // And it refuses a broken one, so the check is real.
+    await expect(SwaggerParser.validate({ ...document, paths: { '/x': { get: { responses: { '200': { $ref: '#/components/responses/Nope' } } } } } } as never)).rejects.toThrow();
   });
 
   it('Should refuse a POST batch without the bearer token with 401 problem+json naming authorization', async () => {
