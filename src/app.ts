@@ -4,13 +4,12 @@ import { stream } from 'hono/streaming';
 import { authenticate } from './auth';
 import { logBatch } from './batch-log';
 import { engineFor } from './config';
-import { runBatch } from './engine/batch';
 import { VERSION } from './engine/options';
 import { ConfigError, ProblemError, type ProblemKind } from './errors';
 import { limitBody, methodNotAllowed, requireJson, validJson, validQuery, type AppEnv } from './http';
 import { problem, problemResponse } from './problem';
 import { queryToRequest, requestSchemaFor, type FetchRequest } from './schema';
-import { firecrawlProblem, firecrawlRoutes, isFirecrawlPath } from './firecrawl/routes';
+import { firecrawlFields, firecrawlRoutes, isFirecrawlPath } from './firecrawl/routes';
 import { jobRoutes } from './jobs/routes';
 import { mcpRoutes } from './mcp/routes';
 import { openApiRoutes } from './openapi/routes';
@@ -60,10 +59,8 @@ async function answer(c: Context<AppEnv>, request: FetchRequest): Promise<Respon
     };
     const heartbeat = setInterval(() => void write(' '), HEARTBEAT_MS);
     try {
-      const batch = await runBatch(urls, options, {
+      const batch = await engine.run(urls, options, {
         signal: AbortSignal.any([c.req.raw.signal, gone.signal]),
-        shards: engine.shards,
-        maxAgeLimitMs: engine.limits.maxAge,
         waitUntil: (promise) => c.executionCtx.waitUntil(promise),
         onResult: ndjson ? (index, result) => void write(`${JSON.stringify({ index, ...result })}\n`) : undefined,
       });
@@ -109,18 +106,21 @@ const KIND_OF_STATUS: Record<number, ProblemKind> = {
   415: 'unsupported-media-type',
 };
 
-app.onError((error, c) => {
-  // A refusal before a Firecrawl route ran (auth, rate limit) in the shape its SDKs read.
-  if (error instanceof ProblemError) return isFirecrawlPath(c.req.path) ? firecrawlProblem(error) : problemResponse(error);
+/** Any error as the problem to answer; a bug is logged (its detail never reaches the client). */
+function problemOf(error: Error, c: Context<AppEnv>): ProblemError {
+  if (error instanceof ProblemError) return error;
   if (error instanceof HTTPException) {
     const kind = KIND_OF_STATUS[error.status] ?? (error.status >= 500 ? 'internal' : 'invalid-request');
     const detail = error.message || 'malformed request';
-    return problem(kind, detail, kind === 'malformed-json' ? { errors: [{ field: 'body', message: detail }] } : {});
+    return new ProblemError(kind, detail, kind === 'malformed-json' ? { errors: [{ field: 'body', message: detail }] } : {});
   }
   if (error instanceof ConfigError) {
     console.error(`fanout misconfigured: ${error.message}`);
-    return problem('misconfigured', error.message);
+    return new ProblemError('misconfigured', error.message);
   }
   console.error(`fanout internal error on ${c.req.method} ${c.req.path}:`, error);
-  return problem('internal', 'internal error; the service log has the details');
-});
+  return new ProblemError('internal', 'internal error; the service log has the details');
+}
+
+// Every refusal is problem+json; on Firecrawl's paths (auth and rate limits included) with the fields its SDKs read.
+app.onError((error, c) => problemResponse(problemOf(error, c), isFirecrawlPath(c.req.path) ? firecrawlFields : undefined));

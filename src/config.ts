@@ -1,6 +1,8 @@
+import { runBatch, type BatchDeps } from './engine/batch';
 import type { ShardOpener } from './engine/lanes';
 import { DEFAULT_LIMITS, DEFAULT_USER_AGENT, normalizeOptions, type FetchOptions, type Limits, type RequestOptions, type ServiceSettings } from './engine/options';
 import type { Env } from './env';
+import type { BatchResult } from './result';
 import { ConfigError } from './errors';
 import { durableShards } from './durable-shards';
 import { perObject } from './memo';
@@ -73,14 +75,18 @@ export interface EngineSetup {
   shards: ShardOpener | undefined;
   /** The deployment's maxima. */
   limits: Limits;
+  /** Runs a batch with this deployment's scale-out and cache limit; `deps` adds the caller's signal, callbacks and the like. */
+  run(urls: readonly string[], options: FetchOptions, deps?: Omit<BatchDeps, 'shards' | 'maxAgeLimitMs'>): Promise<BatchResult>;
 }
 
 export function engineFor(env: Env): EngineSetup {
   const limits = limitsFromEnv(env);
   const settings = serviceSettings(env);
+  const shards = env.SHARDS ? durableShards(env.SHARDS) : undefined;
   return {
     options: (request) => normalizeOptions(request, settings, limits),
     limits,
-    shards: env.SHARDS ? durableShards(env.SHARDS) : undefined,
+    shards,
+    run: (urls, options, deps = {}) => runBatch(urls, options, { ...deps, shards, maxAgeLimitMs: limits.maxAge }),
   };
 }

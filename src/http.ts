@@ -16,6 +16,15 @@ import { fieldName, problem } from './problem';
 /** The Worker's bindings, and what the auth middleware learns of the caller: the client's name (never its token). */
 export type AppEnv = { Bindings: Env; Variables: { client: string | null } };
 
+/** The request body as JSON, or a 400 `malformed-json` naming `body` (for routes that read their body themselves). */
+export async function readJson(c: Context<AppEnv>): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch (error) {
+    throw new ProblemError('malformed-json', `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`, { errors: [{ field: 'body', message: 'not valid JSON' }] });
+  }
+}
+
 /** Turns a zod failure into 400 (or 413 when the URL list is over the limit) naming every field. */
 export function validationProblem(error: { issues: readonly $ZodIssue[] }): Response {
   const errors: FieldError[] = error.issues.flatMap((issue) =>
@@ -115,8 +124,10 @@ export const limitBody = bodyLimit({
 });
 
 /** 405 with an Allow header for known paths and the wrong method. */
-export const methodNotAllowed = (allow: string[]) => (c: Context<AppEnv>) =>
-  problem('method-not-allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(' or ')}`, {
+export const methodNotAllowed = (allow: string[]) => (c: Context<AppEnv>): never => {
+  // Thrown, not answered: the app's error handler writes every refusal (in Firecrawl's shape on its paths).
+  throw new ProblemError('method-not-allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(' or ')}`, {
     errors: [{ field: 'method', message: `allowed: ${allow.join(', ')}` }],
     headers: { allow: allow.join(', ') },
   });
+};

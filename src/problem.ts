@@ -11,8 +11,8 @@ export interface Problem {
   errors?: FieldError[];
 }
 
-/** Writes a refused request as an `application/problem+json` response. */
-export function problemResponse(problem: ProblemError): Response {
+/** Writes a refused request as an `application/problem+json` response; `extend` may add fields a client of another API reads. */
+export function problemResponse(problem: ProblemError, extend?: (body: Problem) => object): Response {
   const { kind, status, message: detail, extra } = problem;
   const body: Problem = { type: `urn:fanout:problem:${kind}`, title: PROBLEM_KINDS[kind].title, status, detail };
   if (extra.errors?.length) {
@@ -21,7 +21,7 @@ export function problemResponse(problem: ProblemError): Response {
   }
   const headers = new Headers(extra.headers);
   headers.set('content-type', 'application/problem+json; charset=utf-8');
-  return new Response(JSON.stringify(body), { status, headers });
+  return new Response(JSON.stringify(extend ? extend(body) : body), { status, headers });
 }
 
 /** Shorthand: a problem of `kind` as a response. */

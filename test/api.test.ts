@@ -67,6 +67,12 @@ describe('request validation', () => {
     const res = await call('/v1/fetch', { method: 'DELETE' });
     await expectProblem(res, 405, 'method');
     expect(res.headers.get('allow')).toBe('GET, POST');
+    // On Firecrawl's paths the same refusal carries the fields its SDKs read.
+    const firecrawl = await call('/v2/scrape', { method: 'GET' });
+    const problem = await expectProblem(firecrawl, 405, 'method');
+    expect(problem).toMatchObject({ success: false, error: problem.detail });
+    expect(firecrawl.headers.get('allow')).toBe('POST');
+    expect(await (await call('/v1/fetch', { method: 'DELETE' })).json()).not.toHaveProperty('success');
   });
 
   it('Should turn a per-URL problem into that URL\'s result, not a 400', async () => {

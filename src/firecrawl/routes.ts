@@ -1,16 +1,13 @@
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { HTTPException } from 'hono/http-exception';
 import { logBatch } from '../batch-log';
 import { engineFor, limitsFromEnv, serviceSettings } from '../config';
-import { runBatch } from '../engine/batch';
-import { ConfigError, ProblemError } from '../errors';
-import { limitBody, methodNotAllowed, requireJson, type AppEnv } from '../http';
+import { ProblemError } from '../errors';
+import { limitBody, methodNotAllowed, readJson, requireJson, type AppEnv } from '../http';
 import type { JobStatus } from '../jobs/protocol';
 import { JobResults } from '../jobs/results';
-import { createJob, ownedJob, RESULTS_PAGE } from '../jobs/routes';
-import { jobSettings, MAX_JOB_REQUEST_BYTES } from '../jobs/settings';
-import { problemResponse, type Problem } from '../problem';
+import { createJob, limitJobBody, ownedJob, RESULTS_PAGE } from '../jobs/routes';
+import { jobSettings } from '../jobs/settings';
+import type { Problem } from '../problem';
 import { answered, scrapeFailure, toDocument } from './document';
 import { batchRequest, scrapeRequest, type FirecrawlVersion } from './options';
 
@@ -20,8 +17,8 @@ import { batchRequest, scrapeRequest, type FirecrawlVersion } from './options';
  * scrape (one URL, answered at once) and batch scrape (a fanout job, polled).
  * Firecrawl's other endpoints answer a Firecrawl-shaped 404 saying why.
  * Options map through ./options.ts, results through ./document.ts; errors are
- * fanout's problem+json with Firecrawl's `success: false` and `error` added,
- * which is what the SDKs read.
+ * fanout's problem+json with Firecrawl's `success: false` and `error` added
+ * (firecrawlFields, applied by the app's error handler), which is what the SDKs read.
  */
 
 /** Firecrawl's batch status calls `completed` what fanout's job calls `done`; queued and running are both `scraping`. */
@@ -35,21 +32,6 @@ const STATUS: Record<JobStatus['status'], 'scraping' | 'completed' | 'failed' | 
 
 /** Results read per `GET .../errors` at most (its answer has no pages in Firecrawl's API). */
 export const ERRORS_SCAN = 10_000;
-
-const limitBatchBody = bodyLimit({
-  maxSize: MAX_JOB_REQUEST_BYTES,
-  onError: () => {
-    throw new ProblemError('body-too-large', `request body is over ${MAX_JOB_REQUEST_BYTES} bytes`, { errors: [{ field: 'body', message: `at most ${MAX_JOB_REQUEST_BYTES} bytes` }] });
-  },
-});
-
-async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
-  try {
-    return await c.req.json();
-  } catch (error) {
-    throw new ProblemError('malformed-json', `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`, { errors: [{ field: 'body', message: 'not valid JSON' }] });
-  }
-}
 
 /** `skip` and `limit` of a batch status page (Firecrawl's v1 SDK sets them); anything else is refused by name. */
 function pageQuery(c: Context<AppEnv>): { skip: number; limit: number } {
@@ -68,12 +50,10 @@ function pageQuery(c: Context<AppEnv>): { skip: number; limit: number } {
 }
 
 async function scrape(c: Context<AppEnv>, version: FirecrawlVersion): Promise<Response> {
-  const { url, options } = scrapeRequest(await jsonBody(c), version, limitsFromEnv(c.env), serviceSettings(c.env));
+  const { url, options } = scrapeRequest(await readJson(c), version, limitsFromEnv(c.env), serviceSettings(c.env));
   const engine = engineFor(c.env);
-  const batch = await runBatch([url], engine.options(options), {
+  const batch = await engine.run([url], engine.options(options), {
     signal: c.req.raw.signal,
-    shards: engine.shards,
-    maxAgeLimitMs: engine.limits.maxAge,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   });
   logBatch(c.get('client'), batch, { via: 'firecrawl' });
@@ -86,7 +66,7 @@ async function scrape(c: Context<AppEnv>, version: FirecrawlVersion): Promise<Re
 }
 
 async function startBatch(c: Context<AppEnv>, version: FirecrawlVersion): Promise<Response> {
-  const { urls, invalidURLs, options } = batchRequest(await jsonBody(c), version, limitsFromEnv(c.env), jobSettings(c.env).maxJobUrls, serviceSettings(c.env));
+  const { urls, invalidURLs, options } = batchRequest(await readJson(c), version, limitsFromEnv(c.env), jobSettings(c.env).maxJobUrls, serviceSettings(c.env));
   // A batch is a job, and jobs honour robots.txt (README "Jobs"); refused URLs are listed at .../errors as robotsBlocked.
   const created = await createJob(c, { urls, options: { ...options, respectRobots: true }, idempotencyKey: c.req.header('x-idempotency-key') });
   const id = created.job.id;
@@ -165,11 +145,9 @@ export function isFirecrawlPath(path: string): boolean {
   return FIRECRAWL_PATH.test(path);
 }
 
-/** A refusal as problem+json with Firecrawl's `success: false` and `error` (what its SDKs show) added. */
-export async function firecrawlProblem(error: ProblemError): Promise<Response> {
-  const response = problemResponse(error);
-  const problem = (await response.json()) as Problem;
-  return new Response(JSON.stringify({ success: false, error: problem.detail, ...problem }), { status: response.status, headers: response.headers });
+/** Firecrawl's `success: false` and `error` (what its SDKs show), added to a problem document on Firecrawl's paths (src/app.ts). */
+export function firecrawlFields(problem: Problem): Record<string, unknown> {
+  return { success: false, error: problem.detail, ...problem };
 }
 
 /** The Firecrawl routes, mounted by the app after its auth middleware (/v1/*, /v2/*). */
@@ -178,7 +156,7 @@ export const firecrawlRoutes = new Hono<AppEnv>();
 for (const version of ['v1', 'v2'] as const) {
   firecrawlRoutes
     .post(`/${version}/scrape`, limitBody, requireJson, (c) => scrape(c, version))
-    .post(`/${version}/batch/scrape`, limitBatchBody, requireJson, (c) => startBatch(c, version))
+    .post(`/${version}/batch/scrape`, limitJobBody, requireJson, (c) => startBatch(c, version))
     .get(`/${version}/batch/scrape/:id`, (c) => batchStatus(c, version))
     .delete(`/${version}/batch/scrape/:id`, cancelBatch)
     .get(`/${version}/batch/scrape/:id/errors`, batchErrors)
@@ -196,14 +174,3 @@ for (const [name, why] of Object.entries(NOT_SERVED)) {
   };
   for (const version of ['v1', 'v2'] as const) firecrawlRoutes.all(`/${version}/${name}`, notServed).all(`/${version}/${name}/*`, notServed);
 }
-
-firecrawlRoutes.onError((error, c) => {
-  if (error instanceof ProblemError) return firecrawlProblem(error);
-  if (error instanceof HTTPException) return firecrawlProblem(new ProblemError(error.status >= 500 ? 'internal' : 'invalid-request', error.message || 'malformed request'));
-  if (error instanceof ConfigError) {
-    console.error(`fanout misconfigured: ${error.message}`);
-    return firecrawlProblem(new ProblemError('misconfigured', error.message));
-  }
-  console.error(`fanout internal error on ${c.req.method} ${c.req.path}:`, error);
-  return firecrawlProblem(new ProblemError('internal', 'internal error; the service log has the details'));
-});

@@ -1,5 +1,4 @@
 import { engineFor } from '../config';
-import { runBatch } from '../engine/batch';
 import type { RequestOptions } from '../engine/options';
 import type { Env } from '../env';
 import type { PageResult } from '../result';
@@ -76,9 +75,7 @@ export async function runChunk({ job, chunk }: ChunkMessage, env: Env): Promise<
   }, CANCEL_POLL_MS);
   let results: PageResult[];
   try {
-    ({ results } = await runBatch(work.urls, options, {
-      shards: engine.shards,
-      maxAgeLimitMs: engine.limits.maxAge,
+    ({ results } = await engine.run(work.urls, options, {
       signal: ended.signal,
       // perHost and Crawl-delay hold across every consumer of every job.
       hosts: env.HOSTS ? hostPermits(env.HOSTS) : undefined,

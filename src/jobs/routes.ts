@@ -6,7 +6,7 @@ import * as z from 'zod/mini';
 import { limitsFromEnv, serviceSettings } from '../config';
 import type { Env } from '../env';
 import { ConfigError, ProblemError } from '../errors';
-import { methodNotAllowed, validationProblem, validQuery, type AppEnv } from '../http';
+import { methodNotAllowed, readJson, validationProblem, validQuery, type AppEnv } from '../http';
 import { perObject } from '../memo';
 import { checkUrl } from '../guard';
 import type { PageResult } from '../result';
@@ -81,7 +81,8 @@ export const listQuery = z.strictObject({
   limit: queryInt('limit', 1, JOBS_PAGE.max),
 });
 
-const limitJobBody = bodyLimit({
+/** POST /v1/jobs's body ceiling (MAX_JOB_REQUEST_BYTES), also a Firecrawl batch's. */
+export const limitJobBody = bodyLimit({
   maxSize: MAX_JOB_REQUEST_BYTES,
   onError: () => {
     throw new ProblemError('body-too-large', `request body is over ${MAX_JOB_REQUEST_BYTES} bytes`, {
@@ -263,13 +264,7 @@ export const jobRoutes = new Hono<AppEnv>()
  */
 async function jobInput(c: Context<AppEnv>): Promise<unknown> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (/^application\/([\w.-]+\+)?json$/.test(type)) {
-    try {
-      return await c.req.json();
-    } catch (error) {
-      throw new ProblemError('malformed-json', `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`, { errors: [{ field: 'body', message: 'not valid JSON' }] });
-    }
-  }
+  if (/^application\/([\w.-]+\+)?json$/.test(type)) return readJson(c);
   const lists: Record<string, (line: string, n: number) => string> = {
     'text/plain': (line) => line,
     'application/x-ndjson': ndjsonUrl,

@@ -5,7 +5,6 @@ import * as z from 'zod/mini';
 import type { $ZodType } from 'zod/v4/core';
 import { engineFor, limitsFromEnv } from '../config';
 import { logBatch } from '../batch-log';
-import { runBatch } from '../engine/batch';
 import type { Env } from '../env';
 import { perObject } from '../memo';
 import type { BatchResult } from '../result';
@@ -58,10 +57,8 @@ async function fetchBatch(context: ToolContext, request: FetchRequest, extra: Ex
   const engine = engineFor(context.env);
   const progressToken = extra._meta?.progressToken;
   let done = 0;
-  const batch = await runBatch(urls, engine.options(rest), {
+  const batch = await engine.run(urls, engine.options(rest), {
     signal: AbortSignal.any([context.signal, extra.signal]),
-    shards: engine.shards,
-    maxAgeLimitMs: engine.limits.maxAge,
     waitUntil: context.waitUntil,
     onResult:
       progressToken === undefined
