@@ -7,7 +7,7 @@ import type { Env } from '../env';
 import { PROBLEM_KINDS } from '../errors';
 import { jobSchemaFor, listQuery, resultsQuery } from '../jobs/routes';
 import { optionNames, type FirecrawlVersion } from '../firecrawl/options';
-import { MAX_JOB_REQUEST_BYTES } from '../jobs/settings';
+import { jobSettings, MAX_JOB_REQUEST_BYTES } from '../jobs/settings';
 import { perObject } from '../memo';
 import { ERROR_CODES, ERROR_HELP } from '../result';
 import { engineFor } from '../config';
@@ -152,7 +152,7 @@ function build(env: Env) {
   const request = described(jsonSchema(requestSchemaFor(env)), help);
   const fetchQuery = [
     { name: 'url', in: 'query', required: true, description: 'A URL to fetch; repeat it for more (`urls` is a synonym).', schema: { type: 'array', items: { type: 'string' }, maxItems: limits.maxUrls }, style: 'form', explode: true },
-    ...queryParameters(described(jsonSchema(requestSchemaFor(env)), help), ['urls']).map((parameter) =>
+    ...queryParameters(request, ['urls']).map((parameter) =>
       parameter.name === 'formats' ? { ...parameter, description: 'Repeated, or comma separated (formats=markdown,links).', style: 'form', explode: false } : parameter,
     ),
   ];
@@ -198,7 +198,7 @@ function build(env: Env) {
       '/v1/jobs': {
         post: {
           operationId: 'createJob',
-          summary: `Start a job of up to ${jobSchemaLimit(env)} URLs`,
+          summary: `Start a job of up to ${jobSettings(env).maxJobUrls} URLs`,
           description: `The /v1/fetch body with more URLs and an optional webhook; or a URL list as text/plain or NDJSON with the options in the query string. At most ${MAX_JOB_REQUEST_BYTES} bytes. Idempotency-Key makes a retry return the same job.`,
           parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } }],
           requestBody: {
@@ -322,12 +322,6 @@ function build(env: Env) {
       } as Record<string, JsonSchema>,
     },
   };
-}
-
-/** The job URL cap, as the job schema states it. */
-function jobSchemaLimit(env: Env): number {
-  const urls = (jsonSchema(jobSchemaFor(env)) as { properties: { urls: { maxItems: number } } }).properties.urls;
-  return urls.maxItems;
 }
 
 export type OpenApiDocument = ReturnType<typeof build>;
